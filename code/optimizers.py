@@ -35,8 +35,8 @@ __all__ = [
     "Surface", "quadratic", "rosenbrock", "saddle", "double_well", "SURFACES", "get_surface",
     "LeastSquares", "least_squares",
     "Optimizer", "gd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam",
-    "adamax", "nadam", "amsgrad", "adamw", "OPTIMIZERS", "DEMO", "get_optimizer", "demo",
-    "Trajectory", "run",
+    "adamax", "nadam", "nadam_momentum", "amsgrad", "adamw", "OPTIMIZERS", "DEMO", "get_optimizer", "demo",
+    "Trajectory", "run", "replay",
 ]
 
 
@@ -246,7 +246,14 @@ class LeastSquares:
         return np.tensordot(self.features.T, self.residuals(w), axes=(1, 0)) / self.n
 
     def batch_grad(self, w, idx) -> np.ndarray:
-        """Mean gradient over the examples ``idx`` (shape ``(k, B)``) for ``k`` points ``w`` (shape ``(k, 2)``)."""
+        r"""Mean gradient over the examples ``idx`` (shape ``(k, B)``) for ``k`` points ``w`` (shape ``(k, 2)``).
+
+        $$
+        g_t = \frac{1}{B} \sum_{i \in \mathcal{B}_t} a_i \left(a_i^\top x_{t-1} - b_i\right)
+        $$
+
+        ``B = 1`` is SGD, ``1 < B < n`` mini-batch; ``run`` draws the batches without replacement.
+        """
         a = self.features[idx]  # (k, B, 2)
         r = np.einsum("kbj,kj->kb", a, w) - self.targets[idx]
         return np.einsum("kb,kbj->kj", r, a) / idx.shape[-1]
@@ -505,7 +512,13 @@ class AdamState(NamedTuple):
     t: int
     m: Any  # running average of gradients (first moment)
     v: Any  # running average of squared gradients (second moment)
-    v_max: Any  # largest v so far (AMSGrad; equal to v otherwise)
+
+
+class AMSGradState(NamedTuple):
+    t: int
+    m: Any
+    v: Any
+    v_max: Any  # largest v so far
 
 
 def adam(lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
@@ -547,14 +560,16 @@ def adam(lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float 
         delta = -lr * m_hat / (np.sqrt(v_hat) + eps)
         if decoupled:
             delta = delta - lr * weight_decay * x  # AdamW: decay the weights directly
-        return delta, AdamState(t, m, v, v_max)
+        state = AMSGradState(t, m, v, v_max) if amsgrad else AdamState(t, m, v)
+        return delta, state
 
     def init(x):
-        return AdamState(0, np.zeros_like(x), np.zeros_like(x), np.zeros_like(x))
+        z = np.zeros_like(x)
+        return AMSGradState(0, z, z, z) if amsgrad else AdamState(0, z, z)
 
     def step_size(state):
         t = _t(state)
-        return lr / (1 - beta1 ** t) / (np.sqrt(state.v_max / (1 - beta2 ** t)) + eps)
+        return lr / (1 - beta1 ** t) / (np.sqrt(getattr(state, "v_max", state.v) / (1 - beta2 ** t)) + eps)
 
     name = "adamw" if decoupled else ("amsgrad" if amsgrad else "adam")
     return Optimizer(name, init, update, step_size,
@@ -644,6 +659,14 @@ class NadamState(NamedTuple):
     v: Any
 
 
+def nadam_momentum(t, beta1: float = 0.9, momentum_decay: float = 4e-3):
+    r"""Nadam's momentum schedule :math:`\mu_t = \beta_1 (1 - \tfrac12\, 0.96^{t \psi})`.
+
+    PyTorch uses :math:`\psi` = 4e-3 (Dozat's :math:`t / 250`); Keras' :math:`0.96^t` is :math:`\psi = 1`.
+    """
+    return beta1 * (1 - 0.5 * 0.96 ** (np.asarray(t) * momentum_decay))
+
+
 def nadam(lr: float = 2e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
           momentum_decay: float = 4e-3) -> Optimizer:
     r"""Nadam (Dozat 2016): Adam with Nesterov momentum, as ``torch.optim.NAdam``.
@@ -672,8 +695,7 @@ def nadam(lr: float = 2e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float
 
     def update(g, state, x):
         t = state.t + 1
-        mu = beta1 * (1 - 0.5 * 0.96 ** (t * psi))
-        mu_next = beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * psi))
+        mu, mu_next = nadam_momentum(t, beta1, psi), nadam_momentum(t + 1, beta1, psi)
         mu_product = state.mu_product * mu
         m = beta1 * state.m + (1 - beta1) * g
         v = beta2 * state.v + (1 - beta2) * g * g
@@ -781,6 +803,14 @@ class Trajectory(NamedTuple):
     def end(self) -> np.ndarray:
         """Where each run stopped: the last point, or the last good point of a diverged run."""
         return self.path[..., -1, :]
+
+    def steps_to(self, tol: float, f_min: float = 0.0) -> np.ndarray:
+        """The first step from which the loss stays within ``tol`` of ``f_min``; -1 if it never does
+        (or the run diverged). Staying matters: a run that dips below and bounces back has not arrived."""
+        above = ~(self.loss - f_min <= tol)
+        n = self.loss.shape[-1]
+        last_above = np.where(above.any(-1), n - 1 - np.argmax(above[..., ::-1], axis=-1), -1)
+        return np.where((last_above < n - 1) & ~self.diverged, last_above + 1, -1)
 
 
 def _batch_shape(start: np.ndarray, optimizer: Optimizer) -> tuple:
@@ -900,6 +930,19 @@ def run(optimizer: Optimizer, problem: Surface | LeastSquares, start=None, steps
             states = type(states)(*(np.take_along_axis(f, src.reshape(src.shape + (1,) * (f.ndim - src.ndim)), axis=-2)
                                     if f.ndim >= src.ndim + 1 else f for f in states))
     return Trajectory(path, loss, diverged, diverged_at, states)
+
+
+def replay(optimizer: Optimizer, grads, start=(0.0, 0.0)) -> np.ndarray:
+    """Feed ``optimizer`` a given sequence of gradients, shape ``(steps, ...)``, from ``start``; return the
+    points visited, start included. For showing how a rule reacts to gradients chosen by hand (a spike,
+    a sign flip), with no surface behind them."""
+    x = np.array(start, dtype=float)
+    state, points = optimizer.init(x), [x]
+    for g in np.asarray(grads, dtype=float):
+        delta, state = optimizer.update(g, state, x)
+        x = x + delta
+        points.append(x)
+    return np.array(points)
 
 
 def _stack(values, batch_ndim: int) -> np.ndarray:

@@ -14,12 +14,16 @@ def first_step(opt, g=G, x=X):
 
 
 def steps(opt, grads, x=X):
-    """Apply `opt` to a fixed sequence of gradients; return the list of points."""
-    state, out = opt.init(x), [x]
-    for g in grads:
-        delta, state = opt.update(np.asarray(g, float), state, out[-1])
-        out.append(out[-1] + delta)
-    return np.array(out)
+    """Apply `opt` to a fixed sequence of gradients; return the points."""
+    return O.replay(opt, grads, x)
+
+
+def test_replay_applies_each_gradient_in_turn():
+    grads = np.array([[1.0, -2.0], [0.5, 0.5], [0.0, 4.0]])
+    np.testing.assert_array_equal(O.replay(O.gd(0.5), grads, X), X - 0.5 * np.r_[[[0, 0]], np.cumsum(grads, axis=0)])
+    with_momentum = O.replay(O.momentum(0.5, momentum=0.5), grads, X)
+    b1 = grads[0]; b2 = 0.5 * b1 + grads[1]; b3 = 0.5 * b2 + grads[2]
+    np.testing.assert_allclose(with_momentum, X - 0.5 * np.array([[0, 0], b1, b1 + b2, b1 + b2 + b3]))
 
 
 # --- single steps checkable by hand ------------------------------------------------------------

@@ -176,3 +176,24 @@ def test_run_rejects_mismatched_shapes_and_problems():
         O.run(O.gd(0.1), "quadratic")
     with pytest.raises(ValueError, match="seed must be an int or one per run"):
         O.run(O.gd(0.1), DATA, start=np.zeros((3, 2)), batch_size=2, seed=[1, 2])
+
+
+def test_steps_to_a_tolerance():
+    # GD at lr 0.25 on x^2 + y^2 halves each coordinate per step: loss(t) = 25 / 4^t from (-4, 3)
+    tr = O.run(O.gd(0.25), Q, steps=20)
+    np.testing.assert_allclose(tr.loss, 25.0 / 4.0 ** np.arange(21))
+    assert tr.steps_to(1e-3) == int(np.ceil(np.log(25e3) / np.log(4)))  # 8
+    assert tr.steps_to(1e-30) == -1
+    assert O.run(O.gd(1.1), Q, steps=100).steps_to(1e9) == -1  # diverged runs never arrive
+    # a dip that bounces back does not count: momentum overshoots on the valley
+    mom = O.run(O.momentum(0.1, momentum=0.9), V, steps=300)
+    k = mom.steps_to(1e-2)
+    assert np.all(mom.loss[k:] <= 1e-2) and mom.loss[k - 1] > 1e-2
+    assert np.any(mom.loss[:k] <= 1e-2)  # it had dipped below before
+    batch = O.run(O.gd(np.array([[0.25], [0.5]])), Q, steps=20)
+    np.testing.assert_array_equal(batch.steps_to(1e-3), [8, 1])
+
+
+def test_nadam_schedule_matches_both_conventions():
+    assert O.nadam_momentum(100) == pytest.approx(0.457, abs=5e-4)  # PyTorch, psi = 4e-3
+    assert O.nadam_momentum(100, momentum_decay=1.0) == pytest.approx(0.892, abs=5e-4)  # Keras, 0.96^t

@@ -1,0 +1,121 @@
+"""Glue between the modules and the slides: media files, raw HTML, and text taken from the code.
+
+The decks call these from cells with ``#| output: asis``, so what they print is Markdown (or a raw
+HTML block) that Quarto places on the slide. Nothing here computes an optimizer step or draws a plot.
+
+* ``rule(factory)``: the update rule in LaTeX, read from the factory's docstring (the very block the
+  module documents itself with), so slide and code cannot disagree;
+* ``code(factory)``: the source of the factory's ``update`` function, as it runs;
+* ``video(animation, name, alt)``: an H.264 video that plays when its slide is entered, with a still
+  image of the full path that replaces it in print and PDF.
+"""
+from __future__ import annotations
+
+import ast
+import functools
+import html
+import inspect
+import os
+import re
+import textwrap
+from pathlib import Path
+
+import imageio_ffmpeg
+import matplotlib.pyplot as plt
+import numpy as np
+
+# Media live beside the deck (slides/media/), so the HTML refers to them as "media/<name>.mp4" and Quarto
+# copies them into the output folder with the page. Cells run from the project root (execute-dir: project).
+MEDIA = Path(os.environ.get("DECK_MEDIA_DIR", "slides/media"))
+FPS = 15
+
+
+def _factory(fn):
+    return fn.func if isinstance(fn, functools.partial) else fn
+
+
+def rule(fn) -> str:
+    """The ``$$ ... $$`` block of ``fn``'s docstring: the update rule exactly as the module states it."""
+    doc = inspect.getdoc(fn) or ""
+    match = re.search(r"\$\$.*?\$\$", doc, flags=re.S)
+    if match is None:
+        raise ValueError(f"{getattr(_factory(fn), '__name__', fn)} has no $$ ... $$ block in its docstring")
+    return textwrap.dedent(match.group(0))
+
+
+def update_source(fn) -> str:
+    """Source of the ``update`` function nested in an optimizer factory, dedented."""
+    src = inspect.getsource(_factory(fn))
+    lines = src.splitlines()
+    start = next(i for i, l in enumerate(lines) if l.strip().startswith("def update("))
+    indent = len(lines[start]) - len(lines[start].lstrip())
+    end = start + 1
+    while end < len(lines) and (not lines[end].strip() or len(lines[end]) - len(lines[end].lstrip()) > indent):
+        end += 1
+    return textwrap.dedent("\n".join(lines[start:end])).rstrip()
+
+
+def function_source(fn) -> str:
+    """Source of a plain function or method without its docstring, dedented."""
+    src = textwrap.dedent(inspect.getsource(fn))
+    node = ast.parse(src).body[0]
+    lines = src.splitlines()
+    first = node.body[0]
+    if isinstance(first, ast.Expr) and isinstance(getattr(first, "value", None), ast.Constant) \
+            and isinstance(first.value.value, str):
+        del lines[first.lineno - 1:first.end_lineno]
+    return "\n".join(lines).rstrip()
+
+
+def code(fn, highlight: str | None = None) -> str:
+    """A Markdown code block with the real code: an optimizer factory's ``update`` function, or any
+    other function without its docstring. ``highlight`` walks through its lines (Quarto's
+    ``code-line-numbers``, e.g. ``"2-3|4|5-6"``)."""
+    attrs = f' code-line-numbers="{highlight}"' if highlight else ""
+    try:
+        text = update_source(fn)
+    except StopIteration:
+        text = function_source(fn)
+    return f"\n```{{.python{attrs}}}\n{text}\n```\n"
+
+
+def _raw_html(body: str) -> str:
+    return f"\n```{{=html}}\n{body}\n```\n"
+
+
+def video(anim, name: str, alt: str, width: str = "100%") -> str:
+    """Encode ``anim`` (a ``plots.Animation``) as ``media/<name>.mp4`` with a still ``media/<name>.png``
+    of the full path; return the raw HTML that shows the video on screen and the still in print."""
+    MEDIA.mkdir(parents=True, exist_ok=True)
+    mp4, png = MEDIA / f"{name}.mp4", MEDIA / f"{name}.png"
+    w, h = anim.fig.canvas.get_width_height(physical=True)
+    writer = imageio_ffmpeg.write_frames(
+        str(mp4), (w, h), fps=FPS, codec="libx264", quality=None, macro_block_size=16,
+        output_params=["-crf", "27", "-preset", "veryfast", "-tune", "animation", "-movflags", "+faststart"])
+    writer.send(None)
+    for frame in anim.frames():
+        writer.send(frame)
+    writer.close()
+    anim.final_frame().savefig(png, dpi=anim.fig.dpi)
+    plt.close(anim.fig)
+    label = html.escape(alt, quote=True)
+    return _raw_html(
+        f'<figure class="anim" style="width:{width}">\n'
+        f'<video class="anim-video" data-autoplay muted playsinline controls preload="auto" '
+        f'width="{w}" height="{h}" aria-label="{label}" title="{label}">\n'
+        f'<source src="media/{name}.mp4" type="video/mp4">\n</video>\n'
+        f'<img class="anim-still" src="media/{name}.png" alt="{label}">\n</figure>')
+
+
+def number(x: float, digits: int = 3) -> str:
+    """A number as Markdown for a slide: ``0.476``, ``3,200``, or inline math ``$1.2 \\times 10^{-5}$``.
+    Use it outside ``$...$``: it brings its own math where it needs some."""
+    x = float(x)
+    if x == 0 or not np.isfinite(x):
+        return str(x)
+    if abs(x) >= 1000 and float(x).is_integer():
+        return f"{int(x):,}"
+    if 1e-3 <= abs(x) < 1e5:
+        return f"{x:.{digits}g}"
+    mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
+    return rf"${mantissa} \times 10^{{{int(exponent)}}}$"

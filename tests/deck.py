@@ -1,0 +1,136 @@
+"""Read the decks the way Quarto does, and execute their cells the way Quarto's Jupyter engine does.
+
+Quarto (1.8) renders a `.qmd` with Python cells like this, and so does `execute_deck` here:
+1. `{{< include file >}}` shortcodes are replaced by the included file's text (paths relative to the
+   file that includes them) before anything runs;
+2. every ```` ```{python} ```` block becomes a code cell of a notebook, its `#|` lines the cell options;
+   cells with `eval: false` are not run;
+3. a kernel (`jupyter: python3`) starts in the deck's directory; a first setup cell sets matplotlib's
+   figure size, dpi and format from the deck's options and changes to the execute directory (the
+   project root when `_quarto.yml` says `execute-dir: project`); QUARTO_FIG_* environment variables
+   are set for the kernel;
+4. the cells run in order, in one kernel; with `error: false` (the default) the first exception stops
+   the render.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+INCLUDE = re.compile(r"^\{\{<\s*include\s+(\S+)\s*>\}\}\s*$", re.M)
+CELL = re.compile(r"^```\{python\}[^\n]*\n(.*?)^```\s*$", re.M | re.S)
+
+
+@dataclass
+class Cell:
+    source: str  # code without the option lines
+    options: dict
+    outputs: list = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return str(self.options.get("label", ""))
+
+
+def project_config() -> dict:
+    return yaml.safe_load((ROOT / "_quarto.yml").read_text())
+
+
+def decks() -> list[Path]:
+    """The decks `quarto render` renders: the project's render list."""
+    return [ROOT / p for p in project_config()["project"]["render"]]
+
+
+def expand_includes(path: Path, _seen=()) -> str:
+    """The deck's text with every include shortcode replaced, recursively."""
+    if path in _seen:
+        raise ValueError(f"include cycle through {path}")
+    text = path.read_text()
+
+    def replace(m):
+        return expand_includes((path.parent / m.group(1)).resolve(), _seen + (path,))
+
+    return INCLUDE.sub(replace, text)
+
+
+def cells(text: str) -> list[Cell]:
+    out = []
+    for m in CELL.finditer(text):
+        lines = m.group(1).splitlines()
+        opts = [l[3:] for l in lines if l.startswith("#| ")]
+        body = [l for l in lines if not l.startswith("#| ")]
+        out.append(Cell("\n".join(body), yaml.safe_load("\n".join(opts)) or {}))
+    return out
+
+
+def deck_metadata(deck: Path) -> dict:
+    """The revealjs options the deck runs with: `_metadata.yml` of its folder, then its own front matter."""
+    meta = {}
+    directory = deck.parent / "_metadata.yml"
+    if directory.exists():
+        meta.update(yaml.safe_load(directory.read_text()) or {})
+    front = re.match(r"^---\n(.*?)\n---\n", deck.read_text(), re.S)
+    if front:
+        meta.update(yaml.safe_load(front.group(1)) or {})
+    return meta
+
+
+def execute_dir(deck: Path) -> Path:
+    project = project_config().get("project", {})
+    return ROOT if project.get("execute-dir") == "project" else deck.parent
+
+
+def figure_options(deck: Path) -> dict:
+    fmt = deck_metadata(deck).get("format", {}).get("revealjs", {})
+    # Quarto's revealjs defaults: 10 x 5 inches, dpi 96, png
+    return {"fig-width": fmt.get("fig-width", 10), "fig-height": fmt.get("fig-height", 5),
+            "fig-dpi": fmt.get("fig-dpi", 96), "fig-format": fmt.get("fig-format", "png")}
+
+
+def setup_source(deck: Path) -> str:
+    fig = figure_options(deck)
+    return "\n".join([
+        "import os",
+        "import matplotlib.pyplot as plt",
+        f"plt.rcParams['figure.figsize'] = ({fig['fig-width']}, {fig['fig-height']})",
+        f"plt.rcParams['figure.dpi'] = {fig['fig-dpi']}",
+        "plt.rcParams['savefig.dpi'] = 'figure'",
+        "from matplotlib_inline.backend_inline import set_matplotlib_formats",
+        f"set_matplotlib_formats({fig['fig-format']!r})",
+        f"os.chdir({str(execute_dir(deck))!r})",
+    ])
+
+
+def execute_deck(deck: Path, timeout: int = 900) -> list[Cell]:
+    """Run every cell of ``deck`` in order in a fresh python3 Jupyter kernel; return the cells with
+    their outputs. Raises ``nbclient.exceptions.CellExecutionError`` at the first failing cell."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    parsed = cells(expand_includes(deck))
+    run = [c for c in parsed if c.options.get("eval", True) is not False]
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": deck_metadata(deck).get("jupyter", "python3"),
+                                 "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(setup_source(deck))] + [
+        nbformat.v4.new_code_cell(c.source, metadata={"label": c.label}) for c in run]
+    fig = figure_options(deck)
+    env = {"QUARTO_FIG_WIDTH": str(fig["fig-width"]), "QUARTO_FIG_HEIGHT": str(fig["fig-height"]),
+           "QUARTO_FIG_DPI": str(fig["fig-dpi"]), "QUARTO_FIG_FORMAT": fig["fig-format"]}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        client = NotebookClient(nb, timeout=timeout, kernel_name=nb.metadata["kernelspec"]["name"],
+                                allow_errors=False, resources={"metadata": {"path": str(deck.parent)}})
+        client.execute()
+    finally:
+        for k, v in old.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    for c, nbcell in zip(run, nb.cells[1:]):
+        c.outputs = nbcell.outputs
+    return run
