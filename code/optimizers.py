@@ -340,7 +340,7 @@ def gd(lr: float = 1e-3) -> Optimizer:
     r"""Gradient descent. GD, SGD and mini-batch use this one rule; only the gradient differs.
 
     $$
-    x_{t} = x_{t-1} - \eta\, g_t
+    x_t = x_{t-1} - \eta\, g_t
     $$
 
     Default: lr 1e-3 (PyTorch ``SGD``). Full batch (GD): ``g`` is the exact gradient; SGD: the
@@ -593,9 +593,8 @@ amsgrad.__doc__ = r"""AMSGrad (Reddi, Kale and Kumar 2018), as ``torch.optim.Ada
     """
 
 
-def adamw(lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
-          weight_decay: float = 1e-2, amsgrad: bool = False) -> Optimizer:
-    r"""AdamW (Loshchilov and Hutter 2019), as ``torch.optim.AdamW``: Adam with decoupled weight decay.
+adamw = partial(adam, weight_decay=1e-2, decoupled=True)
+adamw.__doc__ = r"""AdamW (Loshchilov and Hutter 2019), as ``torch.optim.AdamW``: Adam with decoupled weight decay.
 
     $$
     \begin{aligned}
@@ -609,7 +608,6 @@ def adamw(lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float
     in PyTorch (the paper scales it by a schedule multiplier only); Keras' default decay is 0.004.
     Unlike L2 in Adam, the decay is not divided by :math:`\sqrt{\hat v_t}`.
     """
-    return adam(lr, beta1, beta2, eps, weight_decay, amsgrad=amsgrad, decoupled=True)
 
 
 class AdaMaxState(NamedTuple):

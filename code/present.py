@@ -72,10 +72,8 @@ def code(fn, highlight: str | None = None) -> str:
     other function without its docstring. ``highlight`` walks through its lines (Quarto's
     ``code-line-numbers``, e.g. ``"2-3|4|5-6"``)."""
     attrs = f' code-line-numbers="{highlight}"' if highlight else ""
-    try:
-        text = update_source(fn)
-    except StopIteration:
-        text = function_source(fn)
+    is_factory = "def update(" in inspect.getsource(_factory(fn))
+    text = update_source(fn) if is_factory else function_source(fn)
     return f"\n```{{.python{attrs}}}\n{text}\n```\n"
 
 

@@ -3,6 +3,9 @@
 simulation: 10,000 Adam trajectories x 1,000 steps on the valley in one vectorised `run`, against
             looping `run` over single trajectories in Python (timed on a sample, scaled up).
             Target: at most 0.5 s, and at least 50x faster than the loop.
+deck:       executes every cell of every deck in a Jupyter kernel, as the deck test and Quarto do, and
+            prints the time and the size of the media it generated. Target: at most 60 s (first half)
+            and 90 s (whole lecture) on a 2-core machine; the rendered deck at most 15 MB.
 """
 import pathlib
 import sys
@@ -36,7 +39,33 @@ def simulation(k=10_000, steps=1_000, sample=100):
     print(f"  speed-up         : {loop / batch:8.1f} x   target >= 50 x")
 
 
+def deck():
+    import base64
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    import deck as D
+
+    total_time = 0.0
+    for path in D.decks():
+        t0 = time.perf_counter()
+        cells = D.execute_deck(path)
+        seconds = time.perf_counter() - t0
+        total_time += seconds
+        images = sum(len(base64.b64decode(o["data"]["image/png"])) for c in cells for o in c.outputs
+                     if "image/png" in o.get("data", {}))
+        print(f"deck {path.relative_to(ROOT)}: {len(cells)} cells executed in {seconds:6.1f} s   target <= 60 s "
+              f"(first half), 90 s (whole)")
+        print(f"  figures in the page : {images / 1e6:6.2f} MB")
+    media = sorted((ROOT / "slides" / "media").glob("*"))
+    videos = [p for p in media if p.suffix == ".mp4"]
+    size = sum(p.stat().st_size for p in media)
+    print(f"  media files         : {size / 1e6:6.2f} MB in {len(media)} files; largest video "
+          f"{max(p.stat().st_size for p in videos) / 1e3:.0f} KB (target <= 400 KB each)")
+
+
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "all"
     if what in ("simulation", "all"):
         simulation()
+    if what in ("deck", "all"):
+        deck()

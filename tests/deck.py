@@ -68,6 +68,21 @@ def cells(text: str) -> list[Cell]:
     return out
 
 
+def slides(text: str) -> list[str]:
+    """Split a deck's (expanded) text into slides at level-1 and level-2 headings outside code blocks.
+    The first chunk, the front matter and setup cell before any heading, is the title slide."""
+    chunks, current, fenced = [], [], False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced if line.strip() == "```" or not fenced else fenced
+        if not fenced and re.match(r"^#{1,2} ", line):
+            chunks.append("\n".join(current))
+            current = []
+        current.append(line)
+    chunks.append("\n".join(current))
+    return chunks
+
+
 def deck_metadata(deck: Path) -> dict:
     """The revealjs options the deck runs with: `_metadata.yml` of its folder, then its own front matter."""
     meta = {}
@@ -92,7 +107,7 @@ def figure_options(deck: Path) -> dict:
             "fig-dpi": fmt.get("fig-dpi", 96), "fig-format": fmt.get("fig-format", "png")}
 
 
-def setup_source(deck: Path) -> str:
+def setup_source(deck: Path, run_dir: Path) -> str:
     fig = figure_options(deck)
     return "\n".join([
         "import os",
@@ -102,13 +117,14 @@ def setup_source(deck: Path) -> str:
         "plt.rcParams['savefig.dpi'] = 'figure'",
         "from matplotlib_inline.backend_inline import set_matplotlib_formats",
         f"set_matplotlib_formats({fig['fig-format']!r})",
-        f"os.chdir({str(execute_dir(deck))!r})",
+        f"os.chdir({str(run_dir)!r})",
     ])
 
 
-def execute_deck(deck: Path, timeout: int = 900) -> list[Cell]:
-    """Run every cell of ``deck`` in order in a fresh python3 Jupyter kernel; return the cells with
-    their outputs. Raises ``nbclient.exceptions.CellExecutionError`` at the first failing cell."""
+def execute_deck(deck: Path, run_dir: Path | None = None, timeout: int = 900) -> list[Cell]:
+    """Run every cell of ``deck`` in order in a fresh python3 Jupyter kernel, from ``run_dir`` (default:
+    the execute directory `_quarto.yml` gives); return the cells with their outputs.
+    Raises ``nbclient.exceptions.CellExecutionError`` at the first failing cell."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -117,7 +133,7 @@ def execute_deck(deck: Path, timeout: int = 900) -> list[Cell]:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": deck_metadata(deck).get("jupyter", "python3"),
                                  "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(setup_source(deck))] + [
+    nb.cells = [nbformat.v4.new_code_cell(setup_source(deck, run_dir or execute_dir(deck)))] + [
         nbformat.v4.new_code_cell(c.source, metadata={"label": c.label}) for c in run]
     fig = figure_options(deck)
     env = {"QUARTO_FIG_WIDTH": str(fig["fig-width"]), "QUARTO_FIG_HEIGHT": str(fig["fig-height"]),

@@ -1,0 +1,210 @@
+"""The decks: their structure read statically, and every Python cell executed as Quarto would run it."""
+import base64
+import re
+import shutil
+import textwrap
+
+import numpy as np
+import pytest
+
+import deck as D
+import optimizers as O
+
+DECKS = D.decks()
+SECTIONS = ["gd", "sgd", "minibatch"] + [n for n in O.OPTIMIZERS if n != "gd"]
+SECTION_DIR = D.ROOT / "slides" / "sections"
+
+
+def text_of(path):
+    return D.expand_includes(path)
+
+
+# ------------------------------------------------------------------------------------------------
+# structure, read without running anything
+# ------------------------------------------------------------------------------------------------
+
+def test_project_renders_the_decks_from_the_project_root():
+    cfg = D.project_config()
+    assert cfg["project"]["execute-dir"] == "project"
+    assert DECKS and all(p.exists() for p in DECKS)
+
+
+@pytest.mark.parametrize("name", SECTIONS)
+def test_every_method_has_its_section(name):
+    section = SECTION_DIR / f"_{name}.qmd"
+    assert section.exists(), f"no slides/sections/_{name}.qmd"
+    full = "\n".join(text_of(p) for p in DECKS)
+    assert re.search(rf"^## .*\{{#{name}\}}", full, re.M), f"no slide with id #{name} in any deck"
+    body = section.read_text()
+    rule_target = "O.LeastSquares.batch_grad" if name in ("sgd", "minibatch") else f"O.{name}"
+    assert f"S.rule({rule_target})" in body or f"S.rule(O.gd)" in body, "the update rule is not taken from the module"
+    assert "S.code(" in body, "the real code is not shown"
+    assert "S.video(" in body, "no animation"
+    assert "{.pro}" in body and "{.con}" in body, "no pros and cons"
+
+
+def test_every_slide_has_speaker_notes():
+    for path in DECKS:
+        for chunk in D.slides(text_of(path))[1:]:  # the first chunk is the title slide
+            heading = chunk.splitlines()[0]
+            assert "::: {.notes}" in chunk, f"no speaker notes on slide {heading!r}"
+
+
+def test_every_cell_is_labelled_and_labels_are_unique():
+    for path in DECKS:
+        labels = [c.label for c in D.cells(text_of(path))]
+        assert all(labels), "a cell has no label"
+        assert len(labels) == len(set(labels)), f"duplicate labels: {sorted(l for l in labels if labels.count(l) > 1)}"
+
+
+def test_every_figure_cell_has_alt_text_and_every_video_a_unique_name():
+    names = []
+    for path in DECKS:
+        for c in D.cells(text_of(path)):
+            if re.search(r"plt\.(show|subplots|figure)\(", c.source) and "S.video(" not in c.source:
+                assert str(c.options.get("fig-alt", "")).strip(), f"cell {c.label} draws a figure without fig-alt"
+            for m in re.finditer(r"S\.video\(\s*\w+,\s*\"([^\"]+)\"", c.source):
+                names.append(m.group(1))
+                assert "alt=" in c.source, f"cell {c.label}: video without alt text"
+    assert len(names) == len(set(names)), "two animations would write the same media file"
+    assert len(names) >= len(SECTIONS)
+
+
+def test_no_remote_resources_in_the_sources():
+    remote = re.compile(r"""(src|href)\s*=\s*["']?https?://|url\(\s*["']?https?://|@import\s+["']?https?://|!\[[^\]]*\]\(https?://""")
+    for path in [D.ROOT / "_quarto.yml", *(D.ROOT / "slides").rglob("*.qmd"), *(D.ROOT / "slides").rglob("*.yml"),
+                 *(D.ROOT / "slides").rglob("*.scss"), *(D.ROOT / "code").glob("*.py")]:
+        assert not remote.search(path.read_text()), f"{path} refers to a remote resource"
+
+
+def test_offline_math_and_deck_options():
+    for path in DECKS:
+        fmt = D.deck_metadata(path)["format"]["revealjs"]
+        assert fmt["html-math-method"] == "mathml"  # typeset by the browser: no MathJax from a CDN
+        assert fmt.get("embed-resources") in (None, False) or fmt.get("self-contained-math")
+
+
+def test_the_harness_reads_quarto_syntax(tmp_path):
+    (tmp_path / "part").mkdir()
+    (tmp_path / "part" / "_inner.qmd").write_text("## Inner\n\n```{python}\n#| label: two\nx = 2\n```\n")
+    (tmp_path / "deck.qmd").write_text(textwrap.dedent("""\
+        ---
+        title: t
+        ---
+        ```{python}
+        #| label: one
+        #| fig-alt: "a: b"
+        x = 1
+        ```
+
+        {{< include part/_inner.qmd >}}
+
+        ```{python}
+        #| label: three
+        #| eval: false
+        raise RuntimeError
+        ```
+        """))
+    cells = D.cells(D.expand_includes(tmp_path / "deck.qmd"))
+    assert [c.label for c in cells] == ["one", "two", "three"]
+    assert cells[0].options["fig-alt"] == "a: b" and cells[1].source == "x = 2"
+    assert cells[2].options["eval"] is False
+    assert [s.splitlines()[0] for s in D.slides(D.expand_includes(tmp_path / "deck.qmd"))[1:]] == ["## Inner"]
+
+
+# ------------------------------------------------------------------------------------------------
+# every cell, executed in a real Jupyter kernel
+# ------------------------------------------------------------------------------------------------
+
+def test_a_broken_cell_fails_the_run(tmp_path):
+    from nbclient.exceptions import CellExecutionError
+
+    (tmp_path / "deck.qmd").write_text("```{python}\n#| label: ok\nimport os\nopen('ran.txt', 'w').write(os.getcwd())\n```\n\n"
+                                       "```{python}\n#| label: broken\n1 / 0\n```\n")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    with pytest.raises(CellExecutionError, match="ZeroDivisionError"):
+        D.execute_deck(tmp_path / "deck.qmd", run_dir=run_dir, timeout=120)
+    assert (run_dir / "ran.txt").read_text() == str(run_dir)  # cells ran in order, from the run directory
+
+
+@pytest.fixture(scope="module")
+def executed():
+    media = D.ROOT / "slides" / "media"
+    if media.exists():
+        shutil.rmtree(media)  # every video must come from this run
+    return {path: D.execute_deck(path) for path in DECKS}
+
+
+def outputs_text(cell):
+    parts = []
+    for o in cell.outputs:
+        if o.get("output_type") == "stream":
+            parts.append(o["text"])
+        elif "data" in o:
+            parts.append(o["data"].get("text/plain", ""))
+    return "".join(parts)
+
+
+def test_every_cell_runs_without_warnings_or_nan(executed):
+    for path, cells in executed.items():
+        for c in cells:
+            for o in c.outputs:
+                assert not (o.get("output_type") == "stream" and o.get("name") == "stderr"), \
+                    f"cell {c.label} wrote to stderr:\n{o['text'][:800]}"
+                assert o.get("output_type") != "error"
+            text = outputs_text(c)
+            assert not re.search(r"(?<![\w.])(nan|inf)(?![\w])", text, re.I), f"cell {c.label} shows nan or inf:\n{text[:500]}"
+
+
+def test_no_output_pulls_in_javascript_from_a_cdn(executed):
+    # an IPython HTML display makes Quarto add require.js from a CDN; raw HTML blocks in `asis` output do not
+    for cells in executed.values():
+        for c in cells:
+            for o in c.outputs:
+                assert "text/html" not in o.get("data", {}), f"cell {c.label} displays HTML through IPython"
+                assert "application/javascript" not in o.get("data", {})
+
+
+def test_every_figure_output_has_alt_text(executed):
+    n = 0
+    for cells in executed.values():
+        for c in cells:
+            if any("image/png" in o.get("data", {}) for o in c.outputs):
+                n += 1
+                assert str(c.options.get("fig-alt", "")).strip(), f"cell {c.label} outputs a figure without fig-alt"
+    assert n >= 8
+
+
+def test_every_animation_produced_its_video_and_still(executed):
+    import imageio_ffmpeg
+    from PIL import Image
+
+    media = D.ROOT / "slides" / "media"
+    found = 0
+    for cells in executed.values():
+        for c in cells:
+            text = outputs_text(c)
+            for m in re.finditer(r'<video ([^>]*)>\s*<source src="media/([\w-]+)\.mp4" type="video/mp4">', text):
+                attrs, name = m.groups()
+                found += 1
+                assert "data-autoplay" in attrs and "muted" in attrs and "controls" in attrs
+                assert re.search(r'aria-label="[^"]{20,}"', attrs), f"video {name} has no text alternative"
+                assert re.search(rf'<img class="anim-still" src="media/{name}\.png" alt="[^"]{{20,}}"', text)
+                mp4, png = media / f"{name}.mp4", media / f"{name}.png"
+                assert mp4.exists() and png.exists(), f"{name}: video or still missing"
+                assert mp4.stat().st_size <= 420_000, f"{name}.mp4 is {mp4.stat().st_size:,} bytes"
+                frames, seconds = imageio_ffmpeg.count_frames_and_secs(str(mp4))
+                assert frames >= 20 and seconds > 1, f"{name}.mp4 has {frames} frames"
+                with Image.open(png) as im:
+                    assert im.size[0] >= 800
+    assert found >= len(SECTIONS)
+
+
+def test_asis_output_has_no_leftover_python_reprs(executed):
+    for cells in executed.values():
+        for c in cells:
+            if c.options.get("output") == "asis":
+                text = outputs_text(c)
+                assert "np.float64(" not in text and "array(" not in text, f"cell {c.label} prints a Python repr"
+                assert text.count("```") % 2 == 0, f"cell {c.label} leaves a code fence open"

@@ -1,0 +1,94 @@
+"""The plotting and presentation modules: what they put on a slide must come from the code."""
+import ast
+import functools
+import inspect
+import re
+
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+
+import optimizers as O  # noqa: E402
+import plots as P  # noqa: E402
+import present as S  # noqa: E402
+
+
+@pytest.mark.parametrize("name", list(O.OPTIMIZERS))
+def test_rule_is_the_docstring_block(name):
+    fn = O.OPTIMIZERS[name]
+    latex = S.rule(fn)
+    assert latex.startswith("$$") and latex.endswith("$$")
+    assert latex in inspect.cleandoc(fn.__doc__) or latex.replace("\n", "\n    ") in fn.__doc__
+    assert r"\eta" in latex and "x_t" in latex
+
+
+@pytest.mark.parametrize("name", list(O.OPTIMIZERS))
+def test_code_is_the_update_function_that_runs(name):
+    fn = O.OPTIMIZERS[name]
+    src = S.update_source(fn)
+    assert src.startswith("def update(g, state, x):")
+    ast.parse(src)
+    factory = fn.func if isinstance(fn, functools.partial) else fn
+    assert src.splitlines()[1].strip() in inspect.getsource(factory)
+    block = S.code(fn, highlight="2|3")
+    assert block.strip().startswith('```{.python code-line-numbers="2|3"}') and block.strip().endswith("```")
+
+
+def test_code_of_a_plain_function_drops_the_docstring():
+    src = S.function_source(O.LeastSquares.batch_grad)
+    assert src.startswith("def batch_grad(") and '"""' not in src and "$$" not in src
+    ast.parse(src)
+
+
+def test_rule_without_a_block_is_an_error():
+    with pytest.raises(ValueError, match="no \\$\\$"):
+        S.rule(O.run)
+
+
+@pytest.mark.parametrize("x, text", [(0.476, "0.476"), (1.0, "1"), (3200.0, "3,200"), (12.5, "12.5"),
+                                     (2.19e-8, r"$2.19 \times 10^{-8}$"), (1e-6, r"$1.00 \times 10^{-6}$")])
+def test_number(x, text):
+    assert S.number(x) == text
+
+
+def test_animation_reveals_only_the_path_so_far():
+    f = O.SURFACES["quadratic"]
+    tr = O.run(O.gd(0.1), f, steps=30)
+    bad = O.run(O.gd(1.1), f, steps=60)
+    anim = P.animate([P.PathPanel(f, [P.Track(tr.path, "gd"), P.Track(bad.path, "momentum", diverged_at=int(bad.diverged_at))]),
+                      P.SeriesPanel({"loss": (tr.loss, "gd")})], max_frames=20)
+    assert anim.frame_steps[0] == 0 and anim.frame_steps[-1] == 60 and len(anim.frame_steps) <= 20 + 12
+    artists = anim.update(10)
+    lines = [a for a in artists if isinstance(a, matplotlib.lines.Line2D)]
+    good_line = lines[0]
+    assert len(good_line.get_xdata()) == 11
+    np.testing.assert_array_equal(good_line.get_xdata(), tr.path[:11, 0])
+    later = anim.update(59)
+    texts = [a.get_text() for a in later if isinstance(a, matplotlib.text.Text)]
+    assert f"diverged at step {bad.diverged_at}" in texts
+    assert any(t.strip().endswith("59") for t in texts)  # the iteration counter
+    frames = list(anim.frames())
+    assert len(frames) == len(anim.frame_steps)
+    h, w, c = frames[0].shape
+    assert c == 3 and (w, h) == anim.fig.canvas.get_width_height(physical=True)
+    assert not np.array_equal(frames[0], frames[-1])
+    matplotlib.pyplot.close(anim.fig)
+
+
+def test_video_writes_mp4_and_still_and_returns_raw_html(tmp_path, monkeypatch):
+    import imageio_ffmpeg
+
+    monkeypatch.setattr(S, "MEDIA", tmp_path)
+    f = O.SURFACES["valley"]
+    tr = O.run(O.demo("adam"), f, steps=40)
+    html = S.video(P.animate([P.PathPanel(f, [P.Track(tr.path, "adam")])], max_frames=41), "unit",
+                   alt='Adam in the valley, "quoted"')
+    assert (tmp_path / "unit.mp4").stat().st_size > 1000 and (tmp_path / "unit.png").exists()
+    frames, _ = imageio_ffmpeg.count_frames_and_secs(str(tmp_path / "unit.mp4"))
+    assert frames == 41 + 12
+    assert html.strip().startswith("```{=html}") and html.strip().endswith("```")
+    assert re.search(r"<video [^>]*data-autoplay[^>]*muted[^>]*controls", html)
+    assert '<source src="media/unit.mp4" type="video/mp4">' in html
+    assert 'alt="Adam in the valley, &quot;quoted&quot;"' in html
