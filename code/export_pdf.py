@@ -1,0 +1,158 @@
+"""Export the rendered RevealJS deck to PDF with headless Chromium: one page per slide, and a second
+PDF with the speaker notes on a page after each slide, for self-study.
+
+    python code/export_pdf.py                 # _site/slides/lecture.html -> lecture.pdf, lecture-notes.pdf
+    python code/export_pdf.py DECK.html --out-dir DIR --timeout 300
+
+It opens the deck in reveal.js's print mode (``?print-pdf``; ``&showNotes=separate-page`` for the notes),
+waits until ``Reveal.isReady()``, the fonts and every image have loaded, then prints with the page size
+reveal.js sets (Playwright's ``page.pdf(prefer_css_page_size=True)``). Printing the page directly with
+``chromium --print-to-pdf`` gives a blank page, because it prints before reveal.js has laid the slides
+out. In print mode the deck's CSS swaps each video for its still image of the full path.
+
+Chromium is found in $CHROMIUM, then on PATH (chromium, chromium-browser, google-chrome), then in the
+usual macOS locations. Each PDF is written to a temporary file and renamed only when complete, and the
+whole export has a time limit. Run by Quarto as a post-render script, it exports only when the whole
+project was rendered (QUARTO_PROJECT_RENDER_ALL), and a missing Chromium is a warning, not a failure.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DECK = Path("slides") / "lecture.html"
+CANDIDATES = ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome"]
+MAC_APPS = ["/Applications/Chromium.app/Contents/MacOS/Chromium",
+            "/Applications/Google Chrome.app/Contents/MacOS/Google Chrome"]
+HOW_TO_GET = ("install Chromium (Debian/Ubuntu: `sudo apt-get install chromium`; macOS: "
+              "`brew install --cask chromium`) or set CHROMIUM=/path/to/chrome")
+# Flags for a quiet, offline, headless browser: no background network, no first-run UI.
+CHROMIUM_ARGS = ["--headless=new", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-quic",
+                 "--autoplay-policy=no-user-gesture-required"]
+
+
+class ExportError(RuntimeError):
+    pass
+
+
+def find_chromium() -> str | None:
+    """Path of a Chromium or Chrome binary, or None."""
+    env = os.environ.get("CHROMIUM") or os.environ.get("QUARTO_CHROMIUM")
+    if env:
+        return env if Path(env).exists() else None
+    for name in CANDIDATES:
+        path = shutil.which(name)
+        if path:
+            return path
+    return next((p for p in MAC_APPS if Path(p).exists()), None)
+
+
+def launch(playwright, executable: str):
+    """Launch the given Chromium headless (root needs --no-sandbox)."""
+    args = CHROMIUM_ARGS + (["--no-sandbox"] if hasattr(os, "geteuid") and os.geteuid() == 0 else [])
+    return playwright.chromium.launch(executable_path=executable, args=args)
+
+
+WAIT_FOR_PRINT_LAYOUT = """async () => {
+  while (!(window.Reveal && Reveal.isReady && Reveal.isReady())) await new Promise(r => setTimeout(r, 50));
+  while (!document.querySelector('.pdf-page')) await new Promise(r => setTimeout(r, 50));
+  await document.fonts.ready;
+  await Promise.all([...document.images].map(img => img.complete ? null :
+      new Promise(r => { img.addEventListener('load', r); img.addEventListener('error', r); })));
+  return document.querySelectorAll('.pdf-page').length;
+}"""
+
+
+def print_pdf(browser, deck: Path, out: Path, notes: bool, deadline: float) -> int:
+    """Print ``deck`` to ``out`` (atomically); return the number of PDF pages reveal.js laid out."""
+    remaining_ms = max(1.0, (deadline - time.monotonic()) * 1000)
+    query = "?print-pdf" + ("&showNotes=separate-page" if notes else "")
+    page = browser.new_page()
+    try:
+        page.set_default_timeout(remaining_ms)
+        page.goto(deck.resolve().as_uri() + query, wait_until="load")
+        pages = page.evaluate(WAIT_FOR_PRINT_LAYOUT)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=".pdf.part", dir=out.parent)
+        os.close(fd)
+        try:
+            page.pdf(path=tmp, prefer_css_page_size=True, print_background=True)
+            if time.monotonic() > deadline:
+                raise ExportError(f"time limit reached while printing {out.name}")
+            os.replace(tmp, out)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        return pages
+    finally:
+        page.close()
+
+
+def export(deck: Path, out_dir: Path | None = None, timeout: float = 300.0, chromium: str | None = None,
+           browser=None) -> list[Path]:
+    """Export ``deck`` to ``<stem>.pdf`` and ``<stem>-notes.pdf`` in ``out_dir`` (default: beside it),
+    with a Chromium it launches (or ``browser``, an already launched Playwright browser)."""
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    deck = Path(deck)
+    if not deck.exists():
+        raise ExportError(f"no rendered deck at {deck}: run `quarto render` first")
+    chromium = chromium or find_chromium()
+    if browser is None and chromium is None:
+        raise ExportError(f"PDF export needs Chromium or Chrome, and none was found: {HOW_TO_GET}")
+    out_dir = Path(out_dir or deck.parent)
+    deadline = time.monotonic() + timeout
+
+    def both(b):
+        written = []
+        for notes in (False, True):
+            out = out_dir / f"{deck.stem}{'-notes' if notes else ''}.pdf"
+            print_pdf(b, deck, out, notes, deadline)
+            written.append(out)
+        return written
+
+    try:
+        if browser is not None:
+            return both(browser)
+        with sync_playwright() as p:
+            launched = launch(p, chromium)
+            try:
+                return both(launched)
+            finally:
+                launched.close()
+    except PlaywrightError as err:
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ExportError(f"PDF export failed: {first_line}") from None
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("deck", nargs="?", help="rendered deck (default: <output-dir>/slides/lecture.html)")
+    parser.add_argument("--out-dir", help="where the PDFs go (default: beside the deck)")
+    parser.add_argument("--timeout", type=float, default=300.0, help="seconds for the whole export (default 300)")
+    args = parser.parse_args(argv)
+
+    post_render = "QUARTO_PROJECT_OUTPUT_DIR" in os.environ
+    if post_render and not os.environ.get("QUARTO_PROJECT_RENDER_ALL"):
+        return 0  # a preview or a single-file render: no PDF
+    output_dir = Path(os.environ.get("QUARTO_PROJECT_OUTPUT_DIR", ROOT / "_site"))
+    deck = Path(args.deck) if args.deck else output_dir / DEFAULT_DECK
+    try:
+        for path in export(deck, args.out_dir, args.timeout):
+            print(f"wrote {path}")
+    except ExportError as err:
+        print(f"export_pdf: {err}", file=sys.stderr)
+        return 0 if post_render and "Chromium" in str(err) else 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,268 @@
+"""The rendered deck in a real browser (headless Chromium), and its PDF export.
+
+The checks are first run on small reveal.js decks that these tests build themselves with pandoc's
+revealjs writer (from the pypandoc-binary wheel) and reveal.js 5 (from the npm registry, as Quarto 1.8
+bundles it): one deck without defects, one with a defect for each check, so every check is seen to pass
+and to fail. Then they run on the real rendered deck, when `quarto render` has produced it.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import browser_checks as B
+import deck as D
+
+ROOT = D.ROOT
+sys.path.insert(0, str(ROOT / "code"))
+import export_pdf as E  # noqa: E402
+
+REVEAL = ROOT / "tests" / "browser" / "node_modules" / "reveal.js"
+
+
+def need_browser():
+    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -r requirements.txt)")
+    if E.find_chromium() is None:
+        pytest.skip(f"no Chromium found: {E.HOW_TO_GET}")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    need_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = E.launch(p, E.find_chromium())
+        yield b
+        b.close()
+
+
+def reveal_js() -> Path:
+    if not (REVEAL / "dist" / "reveal.js").exists():
+        if shutil.which("npm") is None:
+            pytest.skip("reveal.js for the test decks is missing and npm is not available to install it")
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--prefix", str(REVEAL.parents[1])],
+                       check=True, capture_output=True, timeout=300)
+    return REVEAL
+
+
+def theme_rules() -> str:
+    """The plain-CSS rules of the deck's theme (its scss:rules part), so the test decks print like it."""
+    scss = (ROOT / "slides" / "theme.scss").read_text()
+    return scss.split("/*-- scss:rules --*/", 1)[1]
+
+
+def build_deck(tmp: Path, slides_md: str) -> Path:
+    """Write a reveal.js deck from Markdown slides with pandoc; return the HTML path."""
+    pypandoc = pytest.importorskip("pypandoc", reason="pypandoc-binary is not installed")
+    shutil.copytree(reveal_js(), tmp / "reveal.js", dirs_exist_ok=True)
+    (tmp / "style.html").write_text(f"<style>{theme_rules()}</style>")
+    html = tmp / "deck.html"
+    pypandoc.convert_text(slides_md, "revealjs", format="markdown", outputfile=str(html), extra_args=[
+        "--standalone", "--mathml", "--slide-level=2", "-V", "revealjs-url=reveal.js", "-V", "theme=white",
+        "-V", "width=1600", "-V", "height=900", "--include-in-header", str(tmp / "style.html"),
+        "--metadata", "title=Test deck"])
+    return html
+
+
+@pytest.fixture(scope="module")
+def media_html(tmp_path_factory):
+    """A real animation from the project's modules: its raw HTML, with media/ beside it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import optimizers as O
+    import plots as P
+    import present as S
+
+    out = tmp_path_factory.mktemp("media")
+    old = S.MEDIA
+    S.MEDIA = out / "media"
+    try:
+        f = O.SURFACES["quadratic"]
+        tr = O.run(O.demo("gd"), f, steps=40)
+        html = S.video(P.animate([P.PathPanel(f, [P.Track(tr.path, "gd")])], max_frames=41), "clip", width="60%",
+                       alt="Gradient descent on the bowl, straight to the minimum in 40 steps.")
+    finally:
+        S.MEDIA = old
+    return html, out / "media"
+
+
+GOOD = """
+## Plain text {{#plain}}
+
+Gradient descent steps against the gradient.
+
+::: notes
+Notes for the first slide.
+:::
+
+## Math {{#math}}
+
+The update $x_t = x_{{t-1}} - \\eta\\, g_t$ and a display:
+
+$$
+\\begin{{aligned}} m_t &= \\beta_1 m_{{t-1}} + (1 - \\beta_1)\\, g_t \\\\ x_t &= x_{{t-1}} - \\eta \\frac{{\\hat m_t}}{{\\sqrt{{\\hat v_t}} + \\epsilon}} \\end{{aligned}}
+$$
+
+## Animation {{#animation}}
+
+{video}
+"""
+
+BAD = """
+## Too long {{#long}}
+
+{bullets}
+
+## Raw TeX {{#rawtex}}
+
+This one was not typeset: \\$x_t = x_{{t-1}} - \\eta g_t\\$.
+
+## Remote image {{#remote}}
+
+<img src="https://example.invalid/logo.png" alt="a logo from the internet">
+
+## Broken script {{#script}}
+
+<script>throw new Error("deliberate error");</script>
+
+## Broken video {{#video}}
+
+<video data-autoplay muted controls><source src="media/missing.mp4" type="video/mp4"></video>
+"""
+
+
+@pytest.fixture(scope="module")
+def good_deck(tmp_path_factory, media_html):
+    html_block, media = media_html
+    tmp = tmp_path_factory.mktemp("good")
+    shutil.copytree(media, tmp / "media")
+    return build_deck(tmp, GOOD.format(video=html_block))
+
+
+@pytest.fixture(scope="module")
+def bad_deck(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("bad")
+    bullets = "\n".join(f"- line {i} of a slide that is much too long for one screen" for i in range(40))
+    return build_deck(tmp, BAD.format(bullets=bullets))
+
+
+# ------------------------------------------------------------------------------------------------
+# the checks, on decks with and without defects
+# ------------------------------------------------------------------------------------------------
+
+def test_a_clean_deck_passes_every_check(browser, good_deck):
+    s = B.open_deck(browser, good_deck, good_deck.parent)
+    found = B.walk(s)
+    assert found["visited"] == 4  # title slide + 3
+    assert found["overflow"] == [] and found["raw_math"] == []
+    assert s.console_errors == [] and s.failed_requests == [] and s.outside_requests == []
+    assert s.page.evaluate("document.querySelectorAll('math').length") >= 2
+    videos = B.video_slides(s.page)
+    assert len(videos) == 1
+    assert B.playback(s, videos[0]) == []
+    s.page.context.close()
+
+
+def test_each_defect_is_caught(browser, bad_deck):
+    s = B.open_deck(browser, bad_deck, bad_deck.parent)
+    found = B.walk(s)
+    assert found["visited"] == 6
+    assert found["overflow"] and all("too long" in p.lower() for p in found["overflow"])
+    assert found["raw_math"] and all("raw tex" in p.lower() for p in found["raw_math"])
+    assert set(s.outside_requests) == {"https://example.invalid/logo.png"}
+    assert any("deliberate error" in e for e in s.console_errors)
+    assert any("missing.mp4" in r for r in s.failed_requests)
+    problems = B.playback(s, B.video_slides(s.page)[0], wait_ms=800)
+    assert problems and "did not play" in problems[0]
+    s.page.context.close()
+
+
+def test_a_video_that_keeps_playing_after_its_slide_is_caught(browser, good_deck):
+    s = B.open_deck(browser, good_deck, good_deck.parent)
+    # make reveal.js leave media alone when the slide changes: the check must notice
+    s.page.evaluate("document.querySelector('video').setAttribute('data-ignore', '')")
+    problems = B.playback(s, B.video_slides(s.page)[0])
+    assert any("kept playing" in p for p in problems)
+    s.page.context.close()
+
+
+# ------------------------------------------------------------------------------------------------
+# PDF export
+# ------------------------------------------------------------------------------------------------
+
+def test_pdf_has_one_page_per_slide_and_the_stills(browser, good_deck, tmp_path):
+    written = E.export(good_deck, tmp_path, timeout=120, browser=browser)
+    assert [p.name for p in written] == ["deck.pdf", "deck-notes.pdf"]
+    pages, text = B.pdf_pages_and_text(tmp_path / "deck.pdf")
+    assert pages == 4
+    for title in ("Test deck", "Plain text", "Math", "Animation"):
+        assert title.lower() in text.lower()  # the white theme upper-cases headings
+    from pypdf import PdfReader
+
+    animation_page = PdfReader(str(tmp_path / "deck.pdf")).pages[3]
+    assert len(animation_page.images) >= 1, "the animation's still image is not in the PDF"
+    note_pages, note_text = B.pdf_pages_and_text(tmp_path / "deck-notes.pdf")
+    assert note_pages > pages and "Notes for the first slide" in note_text
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_export_respects_its_time_limit_and_leaves_no_partial_pdf(browser, good_deck, tmp_path):
+    with pytest.raises(E.ExportError, match="[Tt]imeout|time limit"):
+        E.export(good_deck, tmp_path, timeout=0.001, browser=browser)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_without_chromium_says_so_in_one_line(good_deck, tmp_path):
+    env = {**os.environ, "CHROMIUM": str(tmp_path / "no-such-browser")}
+    env.pop("QUARTO_PROJECT_OUTPUT_DIR", None)
+    result = subprocess.run([sys.executable, str(ROOT / "code" / "export_pdf.py"), str(good_deck), "--out-dir", str(tmp_path)],
+                            capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "needs Chromium" in lines[0] and "apt-get install chromium" in lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------------------------------------
+# the real deck, once rendered
+# ------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def rendered(browser, rendered_deck):
+    return rendered_deck
+
+
+def test_rendered_deck_in_the_browser(browser, rendered):
+    s = B.open_deck(browser, rendered, ROOT / "_site")
+    found = B.walk(s)
+    assert found["visited"] > 50
+    assert found["overflow"] == [], "\n".join(found["overflow"][:20])
+    assert found["raw_math"] == [], "\n".join(found["raw_math"][:20])
+    assert s.outside_requests == [], s.outside_requests[:10]
+    assert s.console_errors == [] and s.failed_requests == []
+    videos = B.video_slides(s.page)
+    assert len(videos) >= 13
+    for index in videos:
+        assert B.playback(s, index) == []
+    s.page.context.close()
+
+
+def test_rendered_deck_pdf(browser, rendered, tmp_path):
+    written = E.export(rendered, tmp_path, timeout=600, browser=browser)
+    s = B.open_deck(browser, rendered, ROOT / "_site")
+    n_slides = len(B.slide_indices(s.page))
+    titles = s.page.evaluate("Reveal.getSlides().map(s => (s.querySelector('h1, h2') || {}).innerText || '').filter(t => t)")
+    s.page.context.close()
+    pages, text = B.pdf_pages_and_text(written[0])
+    assert pages == n_slides
+    flat = " ".join(text.split()).lower()
+    for title in titles:
+        assert " ".join(title.split())[:30].lower() in flat, f"section title {title!r} not in the PDF text"
