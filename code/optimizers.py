@@ -36,6 +36,7 @@ __all__ = [
     "LeastSquares", "least_squares",
     "Optimizer", "gd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam",
     "adamax", "nadam", "nadam_momentum", "amsgrad", "adamw", "OPTIMIZERS", "DEMO", "get_optimizer", "demo",
+    "constant", "step_decay", "exponential", "cosine", "warmup", "cyclical", "scheduled", "clipped",
     "Trajectory", "run", "replay",
 ]
 
@@ -522,7 +523,8 @@ class AMSGradState(NamedTuple):
 
 
 def adam(lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
-         weight_decay: float = 0.0, amsgrad: bool = False, decoupled: bool = False) -> Optimizer:
+         weight_decay: float = 0.0, amsgrad: bool = False, decoupled: bool = False,
+         bias_correction: bool = True) -> Optimizer:
     r"""Adam (Kingma and Ba 2015, Algorithm 1), as ``torch.optim.Adam``.
 
     $$
@@ -538,8 +540,9 @@ def adam(lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float 
     is :math:`\eta\, \mathrm{sign}(g_1)` per coordinate, whatever the scale of the gradient.
     ``weight_decay`` adds :math:`\lambda x` to the gradient (L2, as ``torch.optim.Adam``);
     ``decoupled=True`` subtracts :math:`\eta \lambda x` from x instead (AdamW); ``amsgrad=True``
-    divides by the largest :math:`\hat v` so far (AMSGrad). Keras folds the bias corrections into the
-    learning rate ("epsilon hat"), which moves eps by a factor :math:`\sqrt{1 - \beta_2^t}`.
+    divides by the largest :math:`\hat v` so far (AMSGrad). ``bias_correction=False`` drops the two
+    corrections, to show what they are for (no library offers that). Keras folds the bias corrections
+    into the learning rate ("epsilon hat"), which moves eps by a factor :math:`\sqrt{1 - \beta_2^t}`.
     """
     lr = _lr(lr)
     beta1 = _check("beta1", beta1, 0.0, 1.0)
@@ -555,8 +558,8 @@ def adam(lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float 
         m = beta1 * state.m + (1 - beta1) * g
         v = beta2 * state.v + (1 - beta2) * g * g
         v_max = np.maximum(state.v_max, v) if amsgrad else v
-        m_hat = m / (1 - beta1 ** t)
-        v_hat = v_max / (1 - beta2 ** t)
+        m_hat = m / (1 - beta1 ** t) if bias_correction else m
+        v_hat = v_max / (1 - beta2 ** t) if bias_correction else v_max
         delta = -lr * m_hat / (np.sqrt(v_hat) + eps)
         if decoupled:
             delta = delta - lr * weight_decay * x  # AdamW: decay the weights directly
@@ -568,7 +571,7 @@ def adam(lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float 
         return AMSGradState(0, z, z, z) if amsgrad else AdamState(0, z, z)
 
     def step_size(state):
-        t = _t(state)
+        t = _t(state) if bias_correction else np.inf  # beta ** inf = 0: no correction
         return lr / (1 - beta1 ** t) / (np.sqrt(getattr(state, "v_max", state.v) / (1 - beta2 ** t)) + eps)
 
     name = "adamw" if decoupled else ("amsgrad" if amsgrad else "adam")
@@ -709,6 +712,84 @@ def nadam(lr: float = 2e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float
 
     return Optimizer("nadam", init, update, step_size,
                      {"lr": lr, "beta1": beta1, "beta2": beta2, "eps": eps, "momentum_decay": psi})
+
+
+# ---------------------------------------------------------------------------------------------
+# Learning-rate schedules and gradient clipping: wrappers around any optimizer
+# ---------------------------------------------------------------------------------------------
+# A schedule maps the step t = 1, 2, ... to a multiplier of the learning rate. Every rule above follows
+# PyTorch, where the step is proportional to lr, so multiplying the step by the schedule is exactly what
+# a PyTorch LR scheduler (LambdaLR) does to that optimizer.
+
+def constant() -> Callable:
+    return lambda t: np.ones_like(np.asarray(t, dtype=float))
+
+
+def step_decay(every: int, factor: float = 0.5) -> Callable:
+    r"""Multiply the learning rate by ``factor`` every ``every`` steps: :math:`\gamma^{\lfloor (t-1)/k \rfloor}`."""
+    _check("every", every, 1.0)
+    _check("factor", factor, 0.0, 1.0, low_open=True, high_open=False)
+    return lambda t: factor ** ((np.asarray(t) - 1) // every)
+
+
+def exponential(gamma: float) -> Callable:
+    r"""Multiply by ``gamma`` each step: :math:`\gamma^{t-1}` (``gamma`` > 1 grows, as in a range test)."""
+    _check("gamma", gamma, 0.0, low_open=True)
+    return lambda t: gamma ** (np.asarray(t, dtype=float) - 1)
+
+
+def cosine(total: int, floor: float = 0.0) -> Callable:
+    r"""Cosine annealing from 1 to ``floor`` over ``total`` steps: :math:`f + (1-f)\,\tfrac12 (1 + \cos(\pi \tfrac{t-1}{T}))`."""
+    _check("total", total, 1.0)
+    _check("floor", floor, 0.0, 1.0, high_open=False)
+    return lambda t: floor + (1 - floor) * 0.5 * (1 + np.cos(np.pi * np.minimum(np.asarray(t) - 1, total) / total))
+
+
+def warmup(steps: int, after: Callable | None = None) -> Callable:
+    """Linear warm-up from 1/steps to 1 over ``steps`` steps, then ``after`` (default constant) from its step 1."""
+    _check("steps", steps, 1.0)
+    after = after or constant()
+    return lambda t: np.where(np.asarray(t) <= steps, np.asarray(t) / steps, after(np.maximum(np.asarray(t) - steps, 1)))
+
+
+def cyclical(period: int, low: float = 0.1) -> Callable:
+    """Triangular cycles (Smith 2017) between ``low`` and 1, ``period`` steps per cycle."""
+    _check("period", period, 2.0)
+    _check("low", low, 0.0, 1.0, high_open=False)
+    return lambda t: low + (1 - low) * (1 - np.abs(2 * (((np.asarray(t) - 1) / period) % 1) - 1))
+
+
+class ScheduledState(NamedTuple):
+    t: int
+    inner: Any  # the wrapped optimizer's state
+
+
+def scheduled(optimizer: Optimizer, schedule: Callable) -> Optimizer:
+    """``optimizer`` with its learning rate multiplied by ``schedule(t)`` at step t (PyTorch's LambdaLR)."""
+
+    def update(g, state, x):
+        t = state.t + 1
+        delta, inner = optimizer.update(g, state.inner, x)
+        return schedule(t) * delta, ScheduledState(t, inner)
+
+    def step_size(state):
+        return schedule(np.maximum(_t(state), 1)) * optimizer.step_size(state.inner)
+
+    return Optimizer(optimizer.name, lambda x: ScheduledState(0, optimizer.init(x)), update, step_size,
+                     optimizer.hyperparams)
+
+
+def clipped(optimizer: Optimizer, max_norm: float) -> Optimizer:
+    r"""``optimizer`` fed gradients clipped by norm, as ``torch.nn.utils.clip_grad_norm_``:
+    :math:`g \leftarrow g \min(1, c / \|g\|)`, the norm over each run's parameters."""
+    max_norm = _check("max_norm", max_norm, 0.0, low_open=True)
+
+    def update(g, state, x):
+        norm = np.sqrt(np.sum(g * g, axis=-1, keepdims=True))
+        return optimizer.update(g * np.minimum(1.0, max_norm / (norm + 1e-6)), state, x)
+
+    return Optimizer(optimizer.name, optimizer.init, update, optimizer.step_size,
+                     {**optimizer.hyperparams, "max_norm": max_norm})
 
 
 # ---------------------------------------------------------------------------------------------

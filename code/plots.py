@@ -94,6 +94,26 @@ def contour(surface, ax=None, n_levels: int = 14, filled: bool = True, bounds=No
     return ax
 
 
+def view_bounds(surface, aspect: float) -> tuple:
+    """The surface's bounds widened along one axis so that width / height = ``aspect`` (equal scales)."""
+    (x0, x1), (y0, y1) = surface.bounds
+    cx, cy, w, h = (x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0
+    w, h = max(w, h * aspect), max(h, w / aspect)
+    return (cx - w / 2, cx + w / 2), (cy - h / 2, cy + h / 2)
+
+
+def background(surface, bounds, width_px: int = 1280, height_px: int = 600, dpi: int = 100):
+    """The surface's contours over ``bounds``, filling the whole figure with no axes: the explorer's
+    backdrop, where (x, y) sits at the pixel that follows linearly from ``bounds``."""
+    fig = plt.figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi)
+    fig.set_layout_engine("none")
+    ax = fig.add_axes([0, 0, 1, 1])
+    contour(surface, ax, bounds=bounds)
+    ax.set_aspect("auto")
+    ax.axis("off")
+    return fig
+
+
 def draw_path(ax, path, name: str = "gd", *, markevery=None, **overrides):
     """A static path with its start marked; returns the line."""
     st = style(name, **overrides)
@@ -151,6 +171,7 @@ class SeriesPanel:
     ylim: tuple | None = None
     hline: float | None = None
     hline_label: str = ""
+    legend_columns: int = 1
 
 
 @dataclass
@@ -254,7 +275,7 @@ def _path_panel(ax, panel: PathPanel):
                 arrow.set_UVC([tr.arrows[k, 0]], [tr.arrows[k, 1]])
                 out.append(arrow)
             if tr.diverged_at >= 0 and step >= tr.diverged_at:
-                cross.set_position(((x0 + x1) / 2, y0 + 0.06 * (y1 - y0)))
+                cross.set_position(((x0 + x1) / 2, y1 - 0.12 * (y1 - y0)))
                 cross.set_text(f"diverged at step {tr.diverged_at}")
                 cross.set_bbox(dict(boxstyle="round,pad=0.2", fc="white", ec=st["color"]))
             else:
@@ -286,7 +307,8 @@ def _series_panel(ax, panel: SeriesPanel, n_steps: int):
     if panel.hline is not None:
         ax.axhline(panel.hline, color="#555555", ls="--", lw=1.2, label=panel.hline_label or None)
     ax.set(xlim=(0, n_steps), xlabel="step", ylabel=panel.ylabel, title=panel.title)
-    ax.legend(loc="best", framealpha=0.9)
+    ax.legend(loc="best", framealpha=0.9, ncol=panel.legend_columns,
+              fontsize=plt.rcParams["legend.fontsize"] * (0.8 if panel.legend_columns > 1 else 1.0))
     cursor = ax.axvline(0, color="#888888", lw=1)
 
     def update(step):

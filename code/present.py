@@ -105,6 +105,53 @@ def video(anim, name: str, alt: str, width: str = "100%") -> str:
         f'<img class="anim-still" src="media/{name}.png" alt="{label}">\n</figure>')
 
 
+EXPLORER_JS = Path(__file__).with_name("explorer.js")
+
+
+def explorer(data: dict, backgrounds: dict, still, alt: str) -> str:
+    """The interactive explorer: ``data`` (surfaces, methods, learning rates, paths, from the simulation)
+    embedded as JSON, drawn by ``explorer.js`` over each surface's ``backgrounds`` figure. ``still``, a
+    figure of one representative path, replaces it in print. Returns the raw HTML block."""
+    import json
+
+    MEDIA.mkdir(parents=True, exist_ok=True)
+    imgs = []
+    for key, fig in backgrounds.items():
+        path = MEDIA / f"explorer-{key}.png"
+        fig.savefig(path, dpi=fig.dpi)
+        plt.close(fig)
+        imgs.append(f'<img data-surface="{key}" src="media/explorer-{key}.png" alt="" aria-hidden="true" '
+                    f'style="position:absolute;left:0;top:0;width:100%;height:100%">')
+    still.savefig(MEDIA / "explorer-still.png", dpi=still.dpi)
+    plt.close(still)
+    first = next(iter(data["surfaces"].values()))
+    options = lambda items: "".join(f'<option value="{html.escape(k)}">{html.escape(v)}</option>' for k, v in items)
+    w, h = data["width"], data["height"]
+    label = html.escape(alt, quote=True)
+    return _raw_html(f"""<div class="explorer" role="group" aria-label="{label}">
+<div class="explorer-controls">
+<label>surface <select data-role="surface">{options((k, s["label"]) for k, s in data["surfaces"].items())}</select></label>
+<label>method <select data-role="method">{options((k, m["label"]) for k, m in first["methods"].items())}</select></label>
+<label>learning rate <input type="range" data-role="lr" min="0" max="0" step="1" value="{data["default_lr_index"]}"> <output data-role="lr-value"></output></label>
+<label data-role="beta-row"><span data-role="beta-name">momentum</span> <input type="range" data-role="beta" min="0" max="0" step="1" value="{data["default_beta_index"]}"> <output data-role="beta-value"></output></label>
+</div>
+<div class="explorer-view" style="position:relative;width:80%;aspect-ratio:{w}/{h}">
+{chr(10).join(imgs)}
+<svg viewBox="0 0 {w} {h}" preserveAspectRatio="none" style="position:absolute;left:0;top:0;width:100%;height:100%" aria-hidden="true">
+<polyline data-role="path" fill="none" stroke-width="4" stroke-linejoin="round" points=""></polyline>
+<circle data-role="start" r="9" fill="white" stroke-width="4"></circle>
+<circle data-role="head" r="11" stroke="white" stroke-width="2"></circle>
+<text data-role="status" x="{w - 16}" y="40" text-anchor="end" font-size="30" fill="#10355f" stroke="white" stroke-width="6" paint-order="stroke"></text>
+</svg>
+</div>
+<script type="application/json" data-role="data">{json.dumps(data, separators=(",", ":"))}</script>
+</div>
+<img class="explorer-still" src="media/explorer-still.png" alt="{label}">
+<script>
+{EXPLORER_JS.read_text()}
+</script>""")
+
+
 def number(x: float, digits: int = 3) -> str:
     """A number as Markdown for a slide: ``0.476``, ``3,200``, or inline math ``$1.2 \\times 10^{-5}$``.
     Use it outside ``$...$``: it brings its own math where it needs some."""

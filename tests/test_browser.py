@@ -266,3 +266,74 @@ def test_rendered_deck_pdf(browser, rendered, tmp_path):
     flat = " ".join(text.split()).lower()
     for title in titles:
         assert " ".join(title.split())[:30].lower() in flat, f"section title {title!r} not in the PDF text"
+
+
+# ------------------------------------------------------------------------------------------------
+# the interactive explorer, from a file:// page with the network off
+# ------------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def explorer_deck(tmp_path_factory):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import numpy as np
+    import optimizers as O
+    import plots as P
+    import present as S
+
+    tmp = tmp_path_factory.mktemp("explorer")
+    old, S.MEDIA = S.MEDIA, tmp / "media"
+    try:
+        f, lrs, betas = O.SURFACES["valley"], np.array([0.05, 0.2, 0.45, 0.6]), [0.0, 0.9]
+        view = P.view_bounds(f, 1280 / 600)
+        methods = {}
+        for n, beta in (("gd", None), ("momentum", "momentum")):
+            extra = {beta: np.array(betas)[None, :, None]} if beta else {}
+            tr = O.run(O.get_optimizer(n, lr=lrs[:, None, None] if beta else lrs[:, None], **extra), f, steps=30)
+            path = tr.path if beta else tr.path[:, None]
+            dive = tr.diverged_at if beta else tr.diverged_at[:, None]
+            methods[n] = {"label": n, "color": P.STYLE[n]["color"], "lrs": lrs.tolist(), "betas": betas if beta else None,
+                          "beta_name": "momentum μ" if beta else "",
+                          "runs": [[{"p": np.round(path[i, b, :(dive[i, b] if dive[i, b] >= 0 else 31)] * 1000).astype(int).ravel().tolist(),
+                                     "d": int(dive[i, b]), "f": "0"} for i in range(len(lrs))] for b in range(path.shape[1])]}
+        data = {"width": 1280, "height": 600, "steps": 30, "default_lr_index": 1, "default_beta_index": 1,
+                "surfaces": {"valley": {"label": "valley", "bounds": [list(view[0]), list(view[1])], "methods": methods}}}
+        still, ax = matplotlib.pyplot.subplots()
+        html_block = S.explorer(data, {"valley": P.background(f, view)}, still, alt="An explorer for the test deck.")
+    finally:
+        S.MEDIA = old
+    return build_deck(tmp, f"## Explorer {{#explorer}}\n\n{html_block}\n")
+
+
+def test_explorer_redraws_offline(browser, explorer_deck):
+    s = B.open_deck(browser, explorer_deck, explorer_deck.parent)
+    page = s.page
+    B.go(page, B.slide_indices(page)[1])
+    points = lambda: page.evaluate("document.querySelector('.explorer polyline').getAttribute('points')")
+    status = lambda: page.evaluate("document.querySelector('[data-role=status]').textContent")
+    set_input = """([role, value]) => { const el = document.querySelector(`[data-role=${role}]`);
+        el.value = value; el.dispatchEvent(new Event(el.tagName === 'SELECT' ? 'change' : 'input')); }"""
+    first = points()
+    assert len(first.split()) == 31  # GD (the first method) at the default lr 0.2: 30 steps, start included
+    assert page.evaluate("document.querySelector('[data-role=lr-value]').textContent") == "0.20"
+    page.evaluate(set_input, ["lr", "3"])  # gd at 0.6 > 2 / lambda_max: diverges
+    assert points() != first and status().startswith("diverged at step")
+    assert page.evaluate("getComputedStyle(document.querySelector('[data-role=beta-row]')).visibility") == "hidden"
+    page.evaluate(set_input, ["method", "momentum"])
+    assert page.evaluate("getComputedStyle(document.querySelector('[data-role=beta-row]')).visibility") == "visible"
+    before = points()
+    page.evaluate(set_input, ["beta", "0"])
+    assert points() != before
+    assert page.evaluate("document.querySelector('.explorer polyline').getAttribute('stroke')") == "#D55E00"
+    assert s.console_errors == [] and s.outside_requests == [] and s.failed_requests == []
+    s.page.context.close()
+
+
+def test_explorer_prints_as_a_still(browser, explorer_deck):
+    s = B.open_deck(browser, explorer_deck, explorer_deck.parent, query="?print-pdf")
+    assert s.page.evaluate(E.WAIT_FOR_PRINT_LAYOUT) == 2  # reveal.js lays the print pages out after it is ready
+    shown = s.page.evaluate("""() => [getComputedStyle(document.querySelector('.explorer')).display,
+                                      getComputedStyle(document.querySelector('.explorer-still')).display]""")
+    assert shown == ["none", "block"]
+    s.page.context.close()

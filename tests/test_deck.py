@@ -43,6 +43,25 @@ def test_every_method_has_its_section(name):
     assert "{.pro}" in body and "{.con}" in body, "no pros and cons"
 
 
+SECOND_HALF = {
+    "_race.qmd": ["race-bowl", "race-valley", "table-race", "plot-race-sensitivity"],
+    "_pitfalls.qmd": ["anim-saddle", "anim-local-minima", "plot-basins", "plot-conditioning", "plot-noise-bands"],
+    "_theory.qmd": ["plot-theory-gd", "plot-theory-momentum", "plot-theory-bias"],
+    "_practice.qmd": ["plot-schedules", "plot-schedule-valley", "plot-range-test", "anim-clipping", "plot-adam-knobs",
+                      "plot-l2-vs-adamw", "txt-choose-evidence"],
+    "_explorer.qmd": ["explorer"],
+}
+
+
+@pytest.mark.parametrize("name, labels", list(SECOND_HALF.items()))
+def test_second_half_sections_are_included_and_computed(name, labels):
+    full = "\n".join(text_of(p) for p in DECKS)
+    body = (SECTION_DIR / name).read_text()
+    assert body in full, f"{name} is not included in any deck"
+    found = {c.label for c in D.cells(body)} | set(re.findall(r'S\.video\(anim, "([\w-]+)"', body))
+    assert set(labels) <= found, f"{name} lacks {sorted(set(labels) - found)}"
+
+
 def test_every_slide_has_speaker_notes():
     for path in DECKS:
         for chunk in D.slides(text_of(path))[1:]:  # the first chunk is the title slide
@@ -61,19 +80,19 @@ def test_every_figure_cell_has_alt_text_and_every_video_a_unique_name():
     names = []
     for path in DECKS:
         for c in D.cells(text_of(path)):
-            if re.search(r"plt\.(show|subplots|figure)\(", c.source) and "S.video(" not in c.source:
+            if re.search(r"plt\.(show|subplots|figure)\(", c.source) and not re.search(r"S\.(video|explorer)\(", c.source):
                 assert str(c.options.get("fig-alt", "")).strip(), f"cell {c.label} draws a figure without fig-alt"
             for m in re.finditer(r"S\.video\(\s*\w+,\s*\"([^\"]+)\"", c.source):
                 names.append(m.group(1))
                 assert "alt=" in c.source, f"cell {c.label}: video without alt text"
     assert len(names) == len(set(names)), "two animations would write the same media file"
-    assert len(names) >= len(SECTIONS)
+    assert len(names) >= len(SECTIONS) + 5  # every method, and the race, pitfalls and practice animations
 
 
 def test_no_remote_resources_in_the_sources():
     remote = re.compile(r"""(src|href)\s*=\s*["']?https?://|url\(\s*["']?https?://|@import\s+["']?https?://|!\[[^\]]*\]\(https?://""")
     for path in [D.ROOT / "_quarto.yml", *(D.ROOT / "slides").rglob("*.qmd"), *(D.ROOT / "slides").rglob("*.yml"),
-                 *(D.ROOT / "slides").rglob("*.scss"), *(D.ROOT / "code").glob("*.py")]:
+                 *(D.ROOT / "slides").rglob("*.scss"), *(D.ROOT / "code").glob("*.py"), *(D.ROOT / "code").glob("*.js")]:
         assert not remote.search(path.read_text()), f"{path} refers to a remote resource"
 
 

@@ -283,3 +283,80 @@ def test_registry_covers_the_lecture():
     assert set(O.DEMO) == set(O.OPTIMIZERS)
     for name in O.OPTIMIZERS:
         assert O.get_optimizer(name).name == name
+
+
+# --- schedules, clipping and Adam without bias correction -------------------------------------
+
+def test_schedule_multiplies_each_step():
+    grads = GRADS[:12]
+    sched = O.step_decay(every=4, factor=0.5)
+    got = O.replay(O.scheduled(O.gd(0.1), sched), grads, X)
+    lrs = 0.1 * sched(np.arange(1, 13))
+    np.testing.assert_allclose(got, X - np.r_[[[0.0, 0.0]], np.cumsum(lrs[:, None] * grads, axis=0)], rtol=1e-14)
+    np.testing.assert_array_equal(O.replay(O.scheduled(O.adam(0.1), O.constant()), grads, X), O.replay(O.adam(0.1), grads, X))
+
+
+@pytest.mark.parametrize("schedule, expected", [
+    (O.step_decay(3, 0.5), [1, 1, 1, 0.5, 0.5, 0.5, 0.25]),
+    (O.exponential(2.0), [1, 2, 4, 8, 16, 32, 64]),
+    (O.cosine(6), [1, 0.9330127, 0.75, 0.5, 0.25, 0.0669873, 0]),
+    (O.warmup(4), [0.25, 0.5, 0.75, 1, 1, 1, 1]),
+    (O.warmup(2, O.step_decay(2, 0.1)), [0.5, 1, 1, 1, 0.1, 0.1, 0.01]),
+    (O.cyclical(4, low=0.2), [0.2, 0.6, 1.0, 0.6, 0.2, 0.6, 1.0]),
+])
+def test_schedules_by_hand(schedule, expected):
+    np.testing.assert_allclose(schedule(np.arange(1, 8)), expected, rtol=1e-6, atol=1e-12)
+
+
+def test_scheduled_matches_pytorch_lambdalr():
+    torch = pytest.importorskip("torch", reason="torch is not installed; the schedule's arithmetic is tested above")
+    torch.set_default_dtype(torch.float64)
+    lam = O.step_decay(every=3, factor=0.3)
+    for ours, make in ((O.momentum(0.05, momentum=0.9), lambda p: torch.optim.SGD([p], lr=0.05, momentum=0.9)),
+                       (O.adam(0.1), lambda p: torch.optim.Adam([p], lr=0.1))):
+        p = torch.tensor(X, requires_grad=True)
+        opt = make(p)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: float(lam(k + 1)))
+        path = [X.copy()]
+        for g in GRADS[:10]:
+            opt.zero_grad()
+            p.grad = torch.tensor(g)
+            opt.step()
+            sched.step()
+            path.append(p.detach().numpy().copy())
+        np.testing.assert_allclose(O.replay(O.scheduled(ours, lam), GRADS[:10], X), path, rtol=1e-13)
+
+
+def test_clipping_by_norm():
+    big, small = np.array([30.0, 40.0]), np.array([0.3, 0.4])
+    opt = O.clipped(O.gd(0.1), max_norm=1.0)
+    np.testing.assert_allclose(first_step(opt, big), -0.1 * big / 50.0, rtol=1e-6)  # scaled to norm 1
+    np.testing.assert_array_equal(first_step(opt, small), -0.1 * small)  # left alone
+    with pytest.raises(ValueError, match="max_norm must be in"):
+        O.clipped(O.gd(0.1), max_norm=0.0)
+
+
+def test_adam_without_bias_correction():
+    lr, b1, b2, eps = 0.1, 0.9, 0.999, 1e-8
+    expected = -lr * (1 - b1) * G / (np.sqrt(1 - b2) * np.abs(G) + eps)  # about 3.16 lr sign(g)
+    np.testing.assert_allclose(first_step(O.adam(lr, bias_correction=False)), expected, rtol=1e-12)
+    assert abs(first_step(O.adam(lr, bias_correction=False))[0]) == pytest.approx(0.1 / np.sqrt(0.001) * lr, rel=1e-6)
+
+
+@pytest.mark.parametrize("make, match", [
+    (lambda: O.step_decay(0), "every must be"), (lambda: O.step_decay(5, 1.5), "factor must be"),
+    (lambda: O.exponential(0.0), "gamma must be"), (lambda: O.cosine(0), "total must be"),
+    (lambda: O.warmup(0), "steps must be"), (lambda: O.cyclical(1), "period must be"),
+    (lambda: O.cyclical(10, low=2.0), "low must be"),
+])
+def test_schedule_parameters_are_validated(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_amsgrad_state_keeps_a_non_decreasing_v_max_and_adam_has_two_buffers():
+    assert O.adam().init(X)._fields == ("t", "m", "v")
+    assert O.amsgrad().init(X)._fields == ("t", "m", "v", "v_max")
+    tr = O.run(O.amsgrad(0.1), O.SURFACES["rosenbrock"], steps=300, record_state=True)
+    assert np.all(np.diff(tr.states.v_max, axis=0) >= 0)
+    np.testing.assert_array_equal(tr.states.v_max, np.maximum.accumulate(tr.states.v, axis=0))
