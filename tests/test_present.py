@@ -1,5 +1,6 @@
 """The plotting and presentation modules: what they put on a slide must come from the code."""
 import ast
+from pathlib import Path
 import functools
 import inspect
 import re
@@ -92,3 +93,19 @@ def test_video_writes_mp4_and_still_and_returns_raw_html(tmp_path, monkeypatch):
     assert re.search(r"<video [^>]*data-autoplay[^>]*muted[^>]*controls", html)
     assert '<source src="media/unit.mp4" type="video/mp4">' in html
     assert 'alt="Adam in the valley, &quot;quoted&quot;"' in html
+
+
+def test_figures_script_makes_its_images(tmp_path):
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, str(root / "figures" / "make_figures.py"), "--out", str(tmp_path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    from PIL import Image
+
+    with Image.open(tmp_path / "overview.png") as im:
+        assert im.size[0] >= 1200
+    committed = root / "figures" / "overview.png"
+    assert committed.exists(), "figures/overview.png (used by the README) is missing: run figures/make_figures.py"
