@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence
 
+import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.animation import FuncAnimation
@@ -40,6 +41,12 @@ STYLE: dict[str, dict] = {
     "adamw": {"color": "#661100", "marker": "<", "label": "AdamW"},
 }
 EXTRA_COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"]
+VARIANT = "#8c8c8c"  # a method's other setting, drawn beside it with the method's own marker
+
+
+def shades(n: int) -> list:
+    """``n`` colours of one sequential palette (viridis), for one method run with ``n`` values of a knob."""
+    return [matplotlib.colors.to_hex(c) for c in plt.cm.viridis(np.linspace(0.05, 0.8, n))]
 
 RC = {
     "font.size": 15,
