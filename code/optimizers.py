@@ -1005,7 +1005,7 @@ def run(optimizer: Optimizer, problem: Surface | LeastSquares, start=None, steps
     diverged = diverged_at >= 0
     states = None
     if record_state:
-        states = type(state)(*(_stack(field, len(shape)) for field in zip(*history)))
+        states = type(state)(*(_stack(field) for field in zip(*history)))
     if diverged.any():  # freeze each diverged run at its last good point
         steps_idx = np.arange(steps + 1)
         src = np.where(diverged[..., None] & (steps_idx >= diverged_at[..., None]),
@@ -1031,7 +1031,7 @@ def replay(optimizer: Optimizer, grads, start=(0.0, 0.0)) -> np.ndarray:
     return np.array(points)
 
 
-def _stack(values, batch_ndim: int) -> np.ndarray:
+def _stack(values) -> np.ndarray:
     """Stack one state field over time, time on axis -2 like ``path`` (scalars: time on axis 0)."""
     arr = np.stack([np.broadcast_to(v, np.shape(v)) for v in values])
     return np.moveaxis(arr, 0, -2) if arr.ndim >= 2 else arr
