@@ -48,6 +48,8 @@ def shades(n: int) -> list:
     """``n`` colours of one sequential palette (viridis), for one method run with ``n`` values of a knob."""
     return [matplotlib.colors.to_hex(c) for c in plt.cm.viridis(np.linspace(0.05, 0.8, n))]
 
+
+# Readable on a projector; importing this module sets them, as the deck wants for every figure.
 RC = {
     "font.size": 15,
     "axes.titlesize": 16,
