@@ -224,15 +224,21 @@ def frame_steps(n_steps: int, max_frames: int = 90, hold: int = 12) -> np.ndarra
 
 
 def animate(panels: Sequence, *, n_steps: int | None = None, max_frames: int = 90, size=(10.24, 5.76),
-            dpi: int = 100, widths=None, suptitle: str = "", rows: bool = False) -> Animation:
-    """Animate ``panels`` side by side on one clock. Every path is fully computed beforehand; frame
-    ``k`` only reveals ``path[:step_k + 1]``. An iteration counter sits in the top-right corner."""
+            dpi: int = 100, widths=None, suptitle: str = "", rows: bool = False, mosaic: str | None = None,
+            heights=None) -> Animation:
+    """Animate ``panels`` on one clock: side by side, stacked (``rows``), or in a matplotlib ``mosaic``
+    such as ``"AB;CC"`` (panels in the order of their letters). Every path is fully computed
+    beforehand; frame ``k`` only reveals ``path[:step_k + 1]``. The iteration counter is the title line."""
     if n_steps is None:
         n_steps = max(len(t.path) - 1 for p in panels if isinstance(p, PathPanel) for t in p.tracks)
-    shape, ratios = ((len(panels), 1), "height_ratios") if rows else ((1, len(panels)), "width_ratios")
-    fig, axes = plt.subplots(*shape, figsize=size, dpi=dpi, squeeze=False,
-                             gridspec_kw={ratios: widths} if widths else None)
-    axes = axes.ravel()
+    if mosaic:
+        fig, named = plt.subplot_mosaic(mosaic, figsize=size, dpi=dpi, width_ratios=widths, height_ratios=heights)
+        axes = [named[key] for key in sorted(named)]
+    else:
+        shape, ratios = ((len(panels), 1), "height_ratios") if rows else ((1, len(panels)), "width_ratios")
+        fig, axes = plt.subplots(*shape, figsize=size, dpi=dpi, squeeze=False,
+                                 gridspec_kw={ratios: widths} if widths else None)
+        axes = axes.ravel()
     updaters = []
     for ax, panel in zip(axes, panels):
         updaters.append(_path_panel(ax, panel) if isinstance(panel, PathPanel) else _series_panel(ax, panel, n_steps))
