@@ -192,7 +192,8 @@ class Animation:
     static_artists: list = field(default_factory=list)
 
     def frames(self):
-        """Yield each frame as an ``(height, width, 3)`` uint8 array; the background is drawn once."""
+        """Yield each frame as an ``(height, width, 4)`` RGBA uint8 array (a view of the canvas, valid
+        until the next frame is drawn); the background is drawn once."""
         canvas = self.fig.canvas
         dynamic = self.update(0)
         for a in dynamic:
@@ -203,7 +204,7 @@ class Animation:
             canvas.restore_region(background)
             for a in self.update(int(step)):
                 a.axes.draw_artist(a) if a.axes is not None else self.fig.draw_artist(a)
-            yield np.asarray(canvas.buffer_rgba())[..., :3].copy()
+            yield np.asarray(canvas.buffer_rgba())
 
     def final_frame(self):
         """The figure as it looks at the end: every path in full."""
@@ -293,9 +294,9 @@ def _path_panel(ax, panel: PathPanel):
                 cross.set_position(((x0 + x1) / 2, y1 - 0.12 * (y1 - y0)))
                 cross.set_text(f"diverged at step {tr.diverged_at}")
                 cross.set_bbox(dict(boxstyle="round,pad=0.2", fc="white", ec=st["color"]))
+                out.append(cross)  # drawn only once there is something to say: text is slow to draw
             else:
                 cross.set_text("")
-            out.append(cross)
         return out
 
     return update

@@ -88,7 +88,7 @@ def video(anim, name: str, alt: str, width: str = "100%") -> str:
     mp4, png = MEDIA / f"{name}.mp4", MEDIA / f"{name}.png"
     w, h = anim.fig.canvas.get_width_height(physical=True)
     writer = imageio_ffmpeg.write_frames(
-        str(mp4), (w, h), fps=FPS, codec="libx264", quality=None, macro_block_size=16,
+        str(mp4), (w, h), pix_fmt_in="rgba", fps=FPS, codec="libx264", quality=None, macro_block_size=16,
         output_params=["-crf", "27", "-preset", "veryfast", "-tune", "animation", "-movflags", "+faststart"])
     writer.send(None)
     for frame in anim.frames():

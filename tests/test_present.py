@@ -70,10 +70,10 @@ def test_animation_reveals_only_the_path_so_far():
     texts = [a.get_text() for a in later if isinstance(a, matplotlib.text.Text)]
     assert f"diverged at step {bad.diverged_at}" in texts
     assert any(t.strip().endswith("59") for t in texts)  # the iteration counter
-    frames = list(anim.frames())
+    frames = [f.copy() for f in anim.frames()]
     assert len(frames) == len(anim.frame_steps)
     h, w, c = frames[0].shape
-    assert c == 3 and (w, h) == anim.fig.canvas.get_width_height(physical=True)
+    assert c == 4 and (w, h) == anim.fig.canvas.get_width_height(physical=True)
     assert not np.array_equal(frames[0], frames[-1])
     matplotlib.pyplot.close(anim.fig)
 
