@@ -1,7 +1,8 @@
 """Glue between the modules and the slides: media files, raw HTML, and text taken from the code.
 
 The decks call these from cells with ``#| output: asis``, so what they print is Markdown (or a raw
-HTML block) that Quarto places on the slide. Nothing here computes an optimizer step or draws a plot.
+HTML block) that Quarto places on the slide. Nothing here computes an optimizer step or draws a plot
+itself: runs come from ``optimizers.run``, pictures from ``plots``.
 
 * ``rule(factory)``: the update rule in LaTeX, read from the factory's docstring (the very block the
   module documents itself with), so slide and code cannot disagree;
@@ -23,6 +24,9 @@ from pathlib import Path
 import imageio_ffmpeg
 import matplotlib.pyplot as plt
 import numpy as np
+
+import optimizers as O
+import plots as P
 
 # Media live beside the deck (slides/media/), so the HTML refers to them as "media/<name>.mp4" and Quarto
 # copies them into the output folder with the page. Cells run from the project root (execute-dir: project).
@@ -106,6 +110,43 @@ def video(anim, name: str, alt: str, width: str = "100%") -> str:
 
 
 EXPLORER_JS = Path(__file__).with_name("explorer.js")
+# The hyperparameter the explorer's second slider moves, for the methods that have one.
+EXPLORER_BETA = {"momentum": "momentum", "nesterov": "momentum", "adam": "beta1", "adamax": "beta1",
+                 "nadam": "beta1", "amsgrad": "beta1", "adamw": "beta1"}
+
+
+def explorer_data(surfaces: dict, methods, lrs, betas, steps: int, width: int = 1280, height: int = 600,
+                  default_lr: float = 0.1, default_beta: float = 0.8) -> tuple[dict, dict]:
+    """The explorer's paths: every method in ``methods`` (at its demo settings) for every learning rate in
+    ``lrs`` and, where the method has one, every value in ``betas`` of ``EXPLORER_BETA``'s
+    hyperparameter, ``steps`` steps on each of ``surfaces`` (``{key: (surface, label)}``); one
+    vectorised run per method and surface. Returns ``(data, backgrounds)`` for ``explorer``; points are
+    stored in thousandths, a diverged run up to its last good point."""
+    lrs = np.asarray(lrs, dtype=float)
+    data = {"width": width, "height": height, "steps": steps, "surfaces": {},
+            "default_lr_index": int(np.abs(lrs - default_lr).argmin()),
+            "default_beta_index": int(np.abs(np.asarray(betas) - default_beta).argmin())}
+    backgrounds = {}
+    for key, (f, label) in surfaces.items():
+        view = P.view_bounds(f, width / height)
+        backgrounds[key] = P.background(f, view, width, height)
+        entries = {}
+        for n in methods:
+            beta = EXPLORER_BETA.get(n)
+            if beta:
+                tr = O.run(O.demo(n, lr=lrs[:, None, None], **{beta: np.asarray(betas)[None, :, None]}), f, steps=steps)
+            else:  # one row of runs: a beta axis of length 1
+                tr = O.run(O.demo(n, lr=lrs[:, None]), f, steps=steps)
+                tr = tr._replace(path=tr.path[:, None], loss=tr.loss[:, None], diverged_at=tr.diverged_at[:, None])
+            runs = [[{"p": np.round(tr.path[i, b, :(d if d >= 0 else steps + 1)] * 1000).astype(int).ravel().tolist(),
+                      "d": d, "f": f"{tr.loss[i, b, -1] - f.f_min:.2g}"}
+                     for i in range(len(lrs)) for d in [int(tr.diverged_at[i, b])]]
+                    for b in range(tr.path.shape[1])]
+            entries[n] = {"label": P.STYLE[n]["label"], "color": P.STYLE[n]["color"], "lrs": lrs.round(4).tolist(),
+                          "betas": list(betas) if beta else None,
+                          "beta_name": {"momentum": "momentum μ", "beta1": "β₁"}.get(beta, ""), "runs": runs}
+        data["surfaces"][key] = {"label": label, "bounds": [list(view[0]), list(view[1])], "methods": entries}
+    return data, backgrounds
 
 
 def explorer(data: dict, backgrounds: dict, still, alt: str) -> str:

@@ -277,30 +277,18 @@ def explorer_deck(tmp_path_factory):
     import matplotlib
 
     matplotlib.use("Agg")
-    import numpy as np
     import optimizers as O
-    import plots as P
     import present as S
 
     tmp = tmp_path_factory.mktemp("explorer")
     old, S.MEDIA = S.MEDIA, tmp / "media"
     try:
-        f, lrs, betas = O.SURFACES["valley"], np.array([0.05, 0.2, 0.45, 0.6]), [0.0, 0.9]
-        view = P.view_bounds(f, 1280 / 600)
-        methods = {}
-        for n, beta in (("gd", None), ("momentum", "momentum")):
-            extra = {beta: np.array(betas)[None, :, None]} if beta else {}
-            tr = O.run(O.get_optimizer(n, lr=lrs[:, None, None] if beta else lrs[:, None], **extra), f, steps=30)
-            path = tr.path if beta else tr.path[:, None]
-            dive = tr.diverged_at if beta else tr.diverged_at[:, None]
-            methods[n] = {"label": n, "color": P.STYLE[n]["color"], "lrs": lrs.tolist(), "betas": betas if beta else None,
-                          "beta_name": "momentum μ" if beta else "",
-                          "runs": [[{"p": np.round(path[i, b, :(dive[i, b] if dive[i, b] >= 0 else 31)] * 1000).astype(int).ravel().tolist(),
-                                     "d": int(dive[i, b]), "f": "0"} for i in range(len(lrs))] for b in range(path.shape[1])]}
-        data = {"width": 1280, "height": 600, "steps": 30, "default_lr_index": 1, "default_beta_index": 1,
-                "surfaces": {"valley": {"label": "valley", "bounds": [list(view[0]), list(view[1])], "methods": methods}}}
+        # the deck's own data path, on a small grid: GD at 0.6 is past the valley's limit of 0.5
+        data, backgrounds = S.explorer_data({"valley": (O.SURFACES["valley"], "valley")}, ["gd", "momentum"],
+                                            [0.05, 0.2, 0.45, 0.6], betas=[0.0, 0.9], steps=30,
+                                            default_lr=0.2, default_beta=0.9)
         still, ax = matplotlib.pyplot.subplots()
-        html_block = S.explorer(data, {"valley": P.background(f, view)}, still, alt="An explorer for the test deck.")
+        html_block = S.explorer(data, backgrounds, still, alt="An explorer for the test deck.")
     finally:
         S.MEDIA = old
     return build_deck(tmp, f"## Explorer {{#explorer}}\n\n{html_block}\n")
