@@ -906,17 +906,19 @@ def _batch_shape(start: np.ndarray, optimizer: Optimizer) -> tuple:
                          "broadcast; give a sweep's values a trailing axis of length 1, e.g. lr[:, None]") from None
 
 
-def _sampler(data: LeastSquares, batch_size: int, seeds: np.ndarray):
+def _sampler(data: LeastSquares | int, batch_size: int, seeds: np.ndarray):
     """Yield, step after step, the example indices for every run: shape (k, batch_size).
 
+    ``data`` is a data set with ``n`` examples, or ``n`` itself (the network's training set).
     Each run shuffles the data at the start of each epoch with its own generator and walks through
     it in batches, without replacement; examples left over when ``batch_size`` does not divide ``n``
     are skipped for that epoch (PyTorch's ``drop_last=True``).
     """
+    n = int(data) if isinstance(data, (int, np.integer)) else data.n
     rngs = [np.random.default_rng(int(s)) for s in seeds]
-    per_epoch = data.n // batch_size
+    per_epoch = n // batch_size
     while True:
-        perms = np.stack([rng.permutation(data.n) for rng in rngs])
+        perms = np.stack([rng.permutation(n) for rng in rngs])
         for j in range(per_epoch):
             yield perms[:, j * batch_size:(j + 1) * batch_size]
 
