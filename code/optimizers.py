@@ -255,7 +255,7 @@ class LeastSquares:
         r"""Mean gradient over the examples ``idx`` (shape ``(k, B)``) for ``k`` points ``w`` (shape ``(k, 2)``).
 
         $$
-        g_t = \frac{1}{B} \sum_{i \in \mathcal{B}_t} a_i \left(a_i^\top x_{t-1} - b_i\right)
+        g_t = \dfrac{1}{B} \sum_{i \in \mathcal{B}_t} a_i \left(a_i^\top x_{t-1} - b_i\right)
         $$
 
         ``B = 1`` is SGD, ``1 < B < n`` mini-batch; ``run`` draws the batches without replacement.
@@ -418,7 +418,7 @@ def adagrad(lr: float = 1e-2, lr_decay: float = 0.0, initial_accumulator_value: 
     $$
     \begin{aligned}
     s_t &= s_{t-1} + g_t^2 \\
-    x_t &= x_{t-1} - \frac{\eta}{\sqrt{s_t} + \epsilon}\, g_t
+    x_t &= x_{t-1} - \dfrac{\eta}{\sqrt{s_t} + \epsilon}\, g_t
     \end{aligned}
     $$
 
@@ -455,7 +455,7 @@ def rmsprop(lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8) -> Optimiz
     $$
     \begin{aligned}
     v_t &= \alpha\, v_{t-1} + (1 - \alpha)\, g_t^2 \\
-    x_t &= x_{t-1} - \frac{\eta}{\sqrt{v_t} + \epsilon}\, g_t
+    x_t &= x_{t-1} - \dfrac{\eta}{\sqrt{v_t} + \epsilon}\, g_t
     \end{aligned}
     $$
 
@@ -487,7 +487,7 @@ def adadelta(lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6) -> Optimizer:
     $$
     \begin{aligned}
     v_t &= \rho\, v_{t-1} + (1 - \rho)\, g_t^2 \\
-    \Delta_t &= \frac{\sqrt{u_{t-1} + \epsilon}}{\sqrt{v_t + \epsilon}}\, g_t \\
+    \Delta_t &= \dfrac{\sqrt{u_{t-1} + \epsilon}}{\sqrt{v_t + \epsilon}}\, g_t \\
     u_t &= \rho\, u_{t-1} + (1 - \rho)\, \Delta_t^2 \\
     x_t &= x_{t-1} - \eta\, \Delta_t
     \end{aligned}
@@ -536,8 +536,8 @@ def adam(lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float 
     \begin{aligned}
     m_t &= \beta_1 m_{t-1} + (1 - \beta_1)\, g_t \\
     v_t &= \beta_2 v_{t-1} + (1 - \beta_2)\, g_t^2 \\
-    \hat m_t &= \frac{m_t}{1 - \beta_1^t}, \quad \hat v_t = \frac{v_t}{1 - \beta_2^t} \\
-    x_t &= x_{t-1} - \eta\, \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}
+    \hat m_t &= \dfrac{m_t}{1 - \beta_1^t}, \quad \hat v_t = \dfrac{v_t}{1 - \beta_2^t} \\
+    x_t &= x_{t-1} - \eta\, \dfrac{\hat m_t}{\sqrt{\hat v_t} + \epsilon}
     \end{aligned}
     $$
 
@@ -592,7 +592,7 @@ amsgrad.__doc__ = r"""AMSGrad (Reddi, Kale and Kumar 2018), as ``torch.optim.Ada
     m_t &= \beta_1 m_{t-1} + (1 - \beta_1)\, g_t \\
     v_t &= \beta_2 v_{t-1} + (1 - \beta_2)\, g_t^2 \\
     v^{\max}_t &= \max(v^{\max}_{t-1},\, v_t) \\
-    x_t &= x_{t-1} - \eta\, \frac{m_t / (1 - \beta_1^t)}{\sqrt{v^{\max}_t / (1 - \beta_2^t)} + \epsilon}
+    x_t &= x_{t-1} - \eta\, \dfrac{m_t / (1 - \beta_1^t)}{\sqrt{v^{\max}_t / (1 - \beta_2^t)} + \epsilon}
     \end{aligned}
     $$
 
@@ -608,7 +608,7 @@ adamw.__doc__ = r"""AdamW (Loshchilov and Hutter 2019), as ``torch.optim.AdamW``
     \begin{aligned}
     m_t &= \beta_1 m_{t-1} + (1 - \beta_1)\, g_t \\
     v_t &= \beta_2 v_{t-1} + (1 - \beta_2)\, g_t^2 \\
-    x_t &= x_{t-1} - \eta \left( \frac{\hat m_t}{\sqrt{\hat v_t} + \epsilon} + \lambda\, x_{t-1} \right)
+    x_t &= x_{t-1} - \eta \left( \dfrac{\hat m_t}{\sqrt{\hat v_t} + \epsilon} + \lambda\, x_{t-1} \right)
     \end{aligned}
     $$
 
@@ -631,7 +631,7 @@ def adamax(lr: float = 2e-3, beta1: float = 0.9, beta2: float = 0.999, eps: floa
     \begin{aligned}
     m_t &= \beta_1 m_{t-1} + (1 - \beta_1)\, g_t \\
     u_t &= \max(\beta_2 u_{t-1},\, |g_t| + \epsilon) \\
-    x_t &= x_{t-1} - \frac{\eta}{1 - \beta_1^t}\, \frac{m_t}{u_t}
+    x_t &= x_{t-1} - \dfrac{\eta}{1 - \beta_1^t}\, \dfrac{m_t}{u_t}
     \end{aligned}
     $$
 
@@ -682,9 +682,9 @@ def nadam(lr: float = 2e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float
     \mu_t &= \beta_1 \left(1 - \tfrac12\, 0.96^{\,t \psi}\right) \\
     m_t &= \beta_1 m_{t-1} + (1 - \beta_1)\, g_t \\
     v_t &= \beta_2 v_{t-1} + (1 - \beta_2)\, g_t^2 \\
-    x_t &= x_{t-1} - \frac{\eta}{\sqrt{\hat v_t} + \epsilon}
-    \left( \frac{(1 - \mu_t)\, g_t}{1 - \prod_{i \le t} \mu_i}
-    + \frac{\mu_{t+1}\, m_t}{1 - \prod_{i \le t+1} \mu_i} \right)
+    x_t &= x_{t-1} - \dfrac{\eta}{\sqrt{\hat v_t} + \epsilon}
+    \left( \dfrac{(1 - \mu_t)\, g_t}{1 - \prod_{i \le t} \mu_i}
+    + \dfrac{\mu_{t+1}\, m_t}{1 - \prod_{i \le t+1} \mu_i} \right)
     \end{aligned}
     $$
 
