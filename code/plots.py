@@ -155,6 +155,14 @@ class Track:
     arrows: np.ndarray | None = None
     diverged_at: int = -1
     color: str | None = None
+    reference: bool = False  # a reference drawn thin and grey underneath the method compared with it
+
+
+# One frame for every "<method> in the valley" slide, so that they read like a flip-book: the same
+# horizon, the same loss axis, and GD at its demo rate as the grey reference.
+FRAME_STEPS = 300
+FRAME_YLIM = (1e-12, 1e2)
+REFERENCE = "#9a9a9a"
 
 
 @dataclass
@@ -262,10 +270,13 @@ def _path_panel(ax, panel: PathPanel):
     artists = []
     for i, tr in enumerate(panel.tracks):
         st = style(tr.name, **({"color": tr.color} if tr.color else {}), **({"label": tr.label} if tr.label else {}))
+        if tr.reference:
+            st = {**st, "color": REFERENCE}
+        lw, z = (1.4, 3) if tr.reference else (2.6, 4)
         ax.plot(*tr.path[0], marker="o", ms=10, mfc="white", mec=st["color"], mew=2, zorder=6, ls="none")
-        (line,) = ax.plot([], [], color=st["color"], lw=2.2, zorder=4, label=st["label"])
-        (head,) = ax.plot([], [], marker=st["marker"], ms=13, color=st["color"], mec="white", mew=1.2,
-                          zorder=7, ls="none")
+        (line,) = ax.plot([], [], color=st["color"], lw=lw, zorder=z, label=st["label"])
+        (head,) = ax.plot([], [], marker=st["marker"], ms=9 if tr.reference else 13, color=st["color"],
+                          mec="white", mew=1.2, zorder=z + 3, ls="none")
         arrow = None
         if tr.arrows is not None:
             arrow = ax.quiver([tr.path[0, 0]], [tr.path[0, 1]], [0.0], [0.0], color=st["color"], angles="xy",

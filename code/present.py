@@ -85,9 +85,76 @@ def _raw_html(body: str) -> str:
     return f"\n```{{=html}}\n{body}\n```\n"
 
 
+# Readable from the back row: the deck is 1600 px wide and shown at 1920x1080, so a figure drawn
+# ``w`` inches wide and shown across ``share`` of the slide shows 1 pt of its text as
+# ``share * 1920 / (72 * w)`` px, whatever its dpi. Figure text must show at 20 px at least.
+SCREEN_WIDTH_PX = 1920
+MIN_FIGURE_TEXT_PX = 20.0
+
+
+def _share(width: str) -> float:
+    """``"74%"`` -> 0.74: the share of the slide's width a figure is shown across."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)%\s*", str(width))
+    if match is None or not 0 < float(match.group(1)) <= 100:
+        raise ValueError(f"width must be a percentage of the slide in (0%, 100%], got {width!r}")
+    return float(match.group(1)) / 100
+
+
+def figure_text_px(fig, width: str) -> list[tuple[float, str]]:
+    """On-screen size in px of every visible text in ``fig`` (titles, labels, ticks, legends,
+    annotations) when the figure is shown across ``width`` of the slide at 1920x1080: sorted
+    ``(px, text)`` pairs, smallest first. Draws the figure once so that tick labels exist."""
+    from matplotlib.text import Text
+
+    fig.canvas.draw()
+    per_pt = _share(width) * SCREEN_WIDTH_PX / (72 * fig.get_size_inches()[0])
+    sizes = {(float(t.get_fontsize() * per_pt), t.get_text()) for t in fig.findobj(Text)
+             if t.get_visible() and t.get_text().strip() and _drawn(t)}
+    return sorted(sizes)
+
+
+def _drawn(artist) -> bool:
+    """Whether ``artist`` and every parent it hangs from is visible (a hidden axis hides its ticks)."""
+    while artist is not None:
+        if not artist.get_visible():
+            return False
+        artist = getattr(artist, "axes", None) if artist is not getattr(artist, "axes", None) else None
+    return True
+
+
+def check_figure_text(fig, width: str, name: str):
+    """``ValueError`` when any text of ``fig`` would show below ``MIN_FIGURE_TEXT_PX`` at ``width``."""
+    small = [(px, text) for px, text in figure_text_px(fig, width) if px < MIN_FIGURE_TEXT_PX - 1e-9]
+    if small:
+        listed = ", ".join(f"{text[:30]!r} at {px:.1f} px" for px, text in small[:5])
+        raise ValueError(f"{name}: figure text must show at >= {MIN_FIGURE_TEXT_PX:g} px at width {width}; "
+                         f"{len(small)} below it: {listed}")
+
+
+def figure(fig, name: str, alt: str, width: str = "100%") -> str:
+    """Save ``fig`` as ``media/<name>.png`` and return the raw HTML that shows it across ``width`` of the
+    slide with ``alt`` as its text alternative. Checks first that its text is readable at that size."""
+    check_figure_text(fig, width, name)
+    MEDIA.mkdir(parents=True, exist_ok=True)
+    png = MEDIA / f"{name}.png"
+    fig.savefig(png, dpi=fig.dpi)
+    w, h = fig.canvas.get_width_height(physical=True)
+    plt.close(fig)
+    label = html.escape(alt, quote=True)
+    return _raw_html(f'<figure class="fig" style="width:{width}">\n'
+                     f'<img src="media/{name}.png" width="{w}" height="{h}" alt="{label}">\n</figure>')
+
+
+def notes(text: str) -> str:
+    """Speaker notes as Markdown for an ``output: asis`` cell: the way a note states a computed number."""
+    return f"\n::: {{.notes}}\n{text.strip()}\n:::\n"
+
+
 def video(anim, name: str, alt: str, width: str = "100%") -> str:
     """Encode ``anim`` (a ``plots.Animation``) as ``media/<name>.mp4`` with a still ``media/<name>.png``
-    of the full path; return the raw HTML that shows the video on screen and the still in print."""
+    of the full path; return the raw HTML that shows the video on screen and the still in print.
+    Checks first that the animation's text is readable at ``width``."""
+    check_figure_text(anim.fig, width, name)
     MEDIA.mkdir(parents=True, exist_ok=True)
     mp4, png = MEDIA / f"{name}.mp4", MEDIA / f"{name}.png"
     w, h = anim.fig.canvas.get_width_height(physical=True)

@@ -41,9 +41,32 @@ def project_config() -> dict:
     return yaml.safe_load((ROOT / "_quarto.yml").read_text())
 
 
+def profile_config(profile: str) -> dict:
+    """``_quarto-<profile>.yml``: what one variant of the lecture renders, and where."""
+    return yaml.safe_load((ROOT / f"_quarto-{profile}.yml").read_text())
+
+
+def variants() -> dict[str, list[Path]]:
+    """Every variant (Quarto profile of the group in `_quarto.yml`) and the decks it renders, the
+    default profile first. Render entries may be globs, as Quarto allows."""
+    profiles = project_config()["profile"]
+    names = [profiles["default"]] + [p for group in profiles["group"] for p in group if p != profiles["default"]]
+    out = {}
+    for name in names:
+        found = []
+        for entry in profile_config(name)["project"]["render"]:
+            found += sorted(ROOT.glob(entry)) if any(c in entry for c in "*?[") else [ROOT / entry]
+        out[name] = found
+    return out
+
+
+def output_dir(profile: str) -> Path:
+    return ROOT / profile_config(profile)["project"]["output-dir"]
+
+
 def decks() -> list[Path]:
-    """The decks `quarto render` renders: the project's render list."""
-    return [ROOT / p for p in project_config()["project"]["render"]]
+    """The decks plain `quarto render` renders: the default profile's render list."""
+    return next(iter(variants().values()))
 
 
 def expand_includes(path: Path, _seen=()) -> str:
