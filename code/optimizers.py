@@ -1037,3 +1037,55 @@ def _stack(values) -> np.ndarray:
     """Stack one state field over time, time on axis -2 like ``path`` (scalars: time on axis 0)."""
     arr = np.stack([np.broadcast_to(v, np.shape(v)) for v in values])
     return np.moveaxis(arr, 0, -2) if arr.ndim >= 2 else arr
+
+
+# ---------------------------------------------------------------------------------------------
+# 6. Tuning: each method at its own best learning rate (the race, the advice, the summary)
+# ---------------------------------------------------------------------------------------------
+
+# The race's protocol, shared by every section that quotes its results: a log-spaced sweep of
+# learning rates, a budget of steps, and the loss (above the minimum) that counts as arrived.
+RACE_LRS = np.geomspace(1e-3, 10.0, 49)
+RACE_STEPS = 300
+RACE_TOL = 1e-6
+
+
+def starts_around(surface: Surface, angle: float = 20.0, scale: float = 1.25) -> np.ndarray:
+    """Five starts around ``surface.start``: itself, turned by -``angle`` and +``angle`` degrees about the
+    minimum, and moved ``scale`` times further from and closer to it. Shape ``(5, 2)``.
+
+    Why: a single start lets one lucky crossing of the tolerance (an oscillation that happens to dip
+    below it at the right step) win a sweep; nearby starts shift that phase, a real speed does not move."""
+    _check("angle", angle, 0.0, 180.0, high_open=False)
+    _check("scale", scale, 1.0, low_open=True)
+    c = np.asarray(surface.minimum, dtype=float)
+    d = np.asarray(surface.start, dtype=float) - c
+    a = math.radians(angle)
+    turn = lambda s: np.array([[math.cos(s), -math.sin(s)], [math.sin(s), math.cos(s)]])
+    return c + np.stack([d, turn(-a) @ d, turn(a) @ d, scale * d, d / scale])
+
+
+def tune_lr(name: str, surface: Surface, lrs=None, steps: int | None = None, tol: float | None = None,
+            starts=None, **overrides) -> tuple[float, np.ndarray]:
+    """The learning rate of ``lrs`` at which method ``name`` (its demo settings, with ``overrides``)
+    reaches ``tol`` above the minimum of ``surface`` soonest, from every one of ``starts``.
+
+    Returns ``(best_lr, scores)``: ``scores[i]`` is the WORST, over ``starts``, of the steps ``lrs[i]``
+    needs to get within ``tol`` of ``f_min`` and stay there (``Trajectory.steps_to``), ``inf`` when some
+    start does not arrive within ``steps`` (or diverges). ``best_lr`` is the smallest learning rate
+    with the lowest score, ``nan`` if no learning rate arrives. Defaults: ``RACE_LRS``, ``RACE_STEPS``,
+    ``RACE_TOL`` and ``starts_around(surface)``. One vectorised run of ``len(lrs) * len(starts)`` runs.
+    """
+    lrs = RACE_LRS if lrs is None else np.asarray(lrs, dtype=float)
+    steps = RACE_STEPS if steps is None else steps
+    tol = RACE_TOL if tol is None else tol
+    if lrs.ndim != 1 or lrs.size == 0:
+        raise ValueError(f"lrs must be a non-empty 1-D array of learning rates, got shape {lrs.shape}")
+    _lr(lrs)
+    _check("tol", tol, 0.0, low_open=True)
+    starts = starts_around(surface) if starts is None else np.asarray(starts, dtype=float).reshape(-1, 2)
+    tr = run(demo(name, lr=lrs[:, None, None], **overrides), surface, start=starts[None], steps=steps)
+    reach = tr.steps_to(tol, surface.f_min)  # (len(lrs), len(starts))
+    scores = np.where((reach >= 0).all(axis=1), reach.max(axis=1), np.inf).astype(float)
+    best = float(lrs[int(np.argmin(scores))]) if np.isfinite(scores).any() else math.nan
+    return best, scores

@@ -360,3 +360,41 @@ def test_amsgrad_state_keeps_a_non_decreasing_v_max_and_adam_has_two_buffers():
     tr = O.run(O.amsgrad(0.1), O.SURFACES["rosenbrock"], steps=300, record_state=True)
     assert np.all(np.diff(tr.states.v_max, axis=0) >= 0)
     np.testing.assert_array_equal(tr.states.v_max, np.maximum.accumulate(tr.states.v, axis=0))
+
+
+def test_starts_around_turns_and_scales_about_the_minimum():
+    f = O.quadratic([[1.0, 0.0], [0.0, 1.0]], center=(1.0, 2.0), start=(4.0, 2.0))
+    s = O.starts_around(f, angle=90.0, scale=2.0)
+    np.testing.assert_allclose(s, [[4, 2], [1, -1], [1, 5], [7, 2], [2.5, 2]], atol=1e-12)
+    with pytest.raises(ValueError, match="scale"):
+        O.starts_around(f, scale=1.0)
+
+
+def test_tune_lr_scores_the_worst_start_and_picks_the_fastest_lr():
+    f = O.SURFACES["quadratic"]  # GD on x^2 + y^2: lr 0.5 lands on the minimum in one step
+    lrs = np.array([0.05, 0.25, 0.5, 0.75, 1.2])
+    starts = O.starts_around(f)
+    best, scores = O.tune_lr("gd", f, lrs, steps=100, tol=1e-6, starts=starts)
+    assert best == 0.5 and scores[2] == 1
+    assert scores[-1] == np.inf  # beyond the stability limit 1: diverges
+    # each score is the worst start's steps_to, computed here run by run
+    for lr, score in zip(lrs[:4], scores[:4]):
+        per_start = [O.run(O.gd(lr), f, start=s, steps=100).steps_to(1e-6) for s in starts]
+        assert score == max(per_start)
+    # one start that does not arrive makes the score inf: a far start with too few steps
+    _, far = O.tune_lr("gd", f, [0.05], steps=100, tol=1e-6, starts=[f.start, (400.0, 0.0)])
+    assert far[0] == np.inf
+    assert np.isnan(O.tune_lr("gd", f, [1.5], steps=50, tol=1e-6)[0])
+    with pytest.raises(ValueError, match="lrs"):
+        O.tune_lr("gd", f, [[0.1]])
+    with pytest.raises(ValueError, match="lr"):
+        O.tune_lr("gd", f, [-0.1])
+
+
+def test_tune_lr_passes_overrides_to_the_method():
+    f = O.SURFACES["valley"]
+    lrs = np.geomspace(0.05, 1.0, 9)
+    with_decay = O.tune_lr("adamw", f, lrs)[1]
+    without = O.tune_lr("adamw", f, lrs, weight_decay=0.0)[1]
+    np.testing.assert_array_equal(without, O.tune_lr("adam", f, lrs)[1])  # AdamW without decay is Adam
+    assert not np.array_equal(with_decay, without)
