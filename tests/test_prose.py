@@ -1,0 +1,129 @@
+"""What the lecturer says is computed: the hand-written prose of every deck (slide text, speaker notes,
+and the literal parts of alt texts and notes written in cells) carries no numeral that describes a run.
+A number about a run is formatted into the text by a cell; what may be typed is a definition, listed in
+ALLOWED with its reason."""
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+import deck as D
+
+SLIDES = D.ROOT / "slides"
+
+# Numerals that may be typed, each a definition and not a result: value -> reason.
+ALLOWED = {
+    "0": "a formula's constant (b_0 = 0, mu = 0, lambda = 0)",
+    "1": "a formula's constant (1 - beta, t = 1, a single example)",
+    "2": "a formula's constant (the 2 of 2/lambda, x^2) and the valley's curvature 2",
+    "0.1": "the valley's curvature 0.1 (its formula 0.1x^2 + 2y^2)",
+    "0.9": "the default beta1 / rho and the usual momentum (a setting, not a result)",
+    "0.99": "RMSprop's default alpha",
+    "0.999": "Adam's default beta2",
+    "0.5": "a formula's constant (the half of a squared error; Nadam's 0.5 * 0.96^(t psi))",
+    "0.96": "Nadam's momentum schedule constant (Dozat 2016, PyTorch)",
+    "0.004": "Nadam's momentum_decay default and Keras' AdamW decay default",
+    "20": "the valley's condition number (its definition: 2 / 0.1)",
+    "10": "a formula's base (10^-6, ten times) and the range test's factor",
+    "100": "a formula's constant (Rosenbrock's b = 100)",
+}
+YEAR = re.compile(r"^(19[5-9]\d|20[0-2]\d)[a-z]?$")
+NUMERAL = re.compile(r"(?<![\w.\\^_{])(\d[\d,]*(?:\.\d+)?)(?![\w])")
+# Not prose about runs: math indices (x_1, beta_2, m_{t-1}), exponents (10^{-6}), slide ids, file names.
+STRIP = [re.compile(p) for p in [
+    r"(?s)```.*?```",                  # code blocks and cells
+    r"(?s)<!--.*?-->",                 # HTML comments
+    r"\{\{<.*?>\}\}",                  # shortcodes
+    r"\{[#.][^}]*\}",                  # attributes {#id .class}
+    r"[_^]\{[^}]*\}|[_^]-?\w",        # sub- and superscripts
+    r"\]\([^)]*\)",                    # link targets
+    r"\\[a-zA-Z]+",                    # TeX commands
+]]
+
+
+def prose_of_markdown(text: str) -> str:
+    """The hand-written prose of a qmd file: everything outside code blocks and cells."""
+    text = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S)  # front matter: title and options
+    for pattern in STRIP:
+        text = pattern.sub(" ", text)
+    return text
+
+
+def literal_strings(node) -> list[str]:
+    """The literal text of a string expression: constants, f-string constant parts, concatenations."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.JoinedStr):
+        return [v.value for v in node.values if isinstance(v, ast.Constant)]
+    if isinstance(node, ast.BinOp):
+        return literal_strings(node.left) + literal_strings(node.right)
+    return []
+
+
+def prose_in_cells(text: str) -> str:
+    """The typed text of alt texts (``alt=``) and notes (``S.notes(...)``) written inside cells."""
+    out = []
+    for cell in D.cells(text):
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                for kw in node.keywords:
+                    if kw.arg == "alt":
+                        out += literal_strings(kw.value)
+                func = node.func
+                if isinstance(func, ast.Attribute) and func.attr == "notes" and node.args:
+                    out += literal_strings(node.args[0])
+    return prose_of_markdown("\n".join(out))
+
+
+def typed_numbers(text: str) -> list[str]:
+    found = []
+    for m in NUMERAL.finditer(text):
+        value = m.group(1).rstrip(",")
+        if value in ALLOWED or YEAR.match(value):
+            continue
+        found.append(value)
+    return found
+
+
+def files():
+    return sorted(SLIDES.rglob("*.qmd"))
+
+
+def without_references(text: str) -> str:
+    """The References slides list volumes and pages of the papers: bibliographic, not about runs."""
+    return re.sub(r"^## References.*?(?=^#{1,2} |\Z)", "", text, flags=re.S | re.M)
+
+
+@pytest.mark.parametrize("path", files(), ids=lambda p: str(p.relative_to(SLIDES)))
+def test_no_typed_number_in_the_prose(path):
+    text = without_references(path.read_text())
+    found = typed_numbers(prose_of_markdown(text)) + typed_numbers(prose_in_cells(text))
+    assert found == [], f"{path.name}: typed numbers {found[:12]}: compute them in a cell, or add a definition to ALLOWED"
+
+
+def test_the_check_catches_a_typed_result_and_passes_definitions():
+    clean = """## Momentum {#momentum}
+
+With $\\mu = 0.9$ (the usual choice) and $\\beta_2 = 0.999$ (Kingma and Ba 2015), $x_{t-1}$ and $10^{-6}$.
+
+```{python}
+#| label: c
+print(S.notes(f"It took {steps} steps."))
+print(S.video(anim, "m", alt=f"Momentum reaches the minimum in {n} steps."))
+```
+"""
+    assert typed_numbers(prose_of_markdown(clean)) == [] and typed_numbers(prose_in_cells(clean)) == []
+    typed_slide = clean.replace("(the usual choice)", "(it needs 149 steps)")
+    assert typed_numbers(prose_of_markdown(typed_slide)) == ["149"]
+    typed_alt = clean.replace("in {n} steps", "in 83 steps")
+    assert typed_numbers(prose_in_cells(typed_alt)) == ["83"]
+    typed_note = clean.replace("{steps} steps", "over a hundred steps, 1,280 gradients")
+    assert typed_numbers(prose_in_cells(typed_note)) == ["1,280"]
+    assert typed_numbers(prose_of_markdown("::: {.notes}\nthe median is 0.13\n:::")) == ["0.13"]
