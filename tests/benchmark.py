@@ -27,16 +27,68 @@ def best_of(fn, repeat):
     return min(times)
 
 
-def simulation(k=10_000, steps=1_000, sample=100):
+def torch_adam(starts, steps, lr, fused):
+    """The benchmark's runs with ``torch.optim.Adam`` on one (k, 2) float64 tensor: the valley's gradient
+    ``H p`` set by hand each step, every point and loss kept in tensors allocated here (as ``run`` does)."""
+    import torch
+
+    h = torch.tensor(np.diag(O.SURFACES["valley"].hessian).copy())
+    p = torch.tensor(starts, requires_grad=True)
+    p.grad = torch.empty_like(p)
+    # foreach=False: with a single tensor the multi-tensor path has nothing to batch and is slower
+    opt = torch.optim.Adam([p], lr=lr, fused=True) if fused else torch.optim.Adam([p], lr=lr, foreach=False)
+    points = torch.empty((steps + 1,) + p.shape, dtype=p.dtype)
+    losses = torch.empty((steps + 1, p.shape[0]), dtype=p.dtype)
+    with torch.no_grad():
+        points[0] = p
+        torch.sum(p * p * h, dim=1, out=losses[0]).mul_(0.5)
+        for i in range(1, steps + 1):
+            torch.mul(p, h, out=p.grad)
+            opt.step()
+            points[i] = p
+            torch.sum(p * p * h, dim=1, out=losses[i]).mul_(0.5)
+    return points, losses
+
+
+def simulation(k=10_000, steps=1_000, sample=100, repeat=5):
     f = O.SURFACES["valley"]
     starts = np.random.default_rng(0).uniform(-8, 8, size=(k, 2))
     opt = O.adam(lr=0.1)
-    batch = best_of(lambda: O.run(opt, f, start=starts, steps=steps), 3)
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    contenders = {"vectorised batch": lambda: O.run(opt, f, start=starts, steps=steps)}
+    if torch is not None:
+        # numpy's elementwise operations run on one thread, so torch gets one too (at its default,
+        # torch uses every core: `torch.get_num_threads()`).
+        torch_threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        contenders["torch.optim.Adam"] = lambda: torch_adam(starts, steps, 0.1, fused=False)
+        contenders["torch Adam(fused)"] = lambda: torch_adam(starts, steps, 0.1, fused=True)
+        ours, theirs = O.run(opt, f, start=starts, steps=steps).path, torch_adam(starts, steps, 0.1, True)[0]
+        gap = np.max(np.abs(ours - np.moveaxis(theirs.numpy(), 0, -2)))
+    # the contenders take turns, so that a slow spell of the machine does not fall on one of them only
+    times = {name: [] for name in contenders}
+    for _ in range(repeat):
+        for name, fn in contenders.items():
+            times[name].append(best_of(fn, 1))
+    best = {name: min(ts) for name, ts in times.items()}
+    batch = best["vectorised batch"]
     loop = best_of(lambda: [O.run(opt, f, start=s, steps=steps) for s in starts[:sample]], 1) * k / sample
-    print(f"simulation: {k:,} Adam trajectories x {steps:,} steps")
+    print(f"simulation: {k:,} Adam trajectories x {steps:,} steps, every point and loss kept (best of {repeat})")
     print(f"  vectorised batch : {batch:8.3f} s   ({k * steps / batch / 1e6:6.1f} M steps/s)   target <= 0.5 s")
     print(f"  Python loop      : {loop:8.3f} s   (timed on {sample} runs, scaled)")
     print(f"  speed-up         : {loop / batch:8.1f} x   target >= 50 x")
+    if torch is None:
+        print("  torch is not installed: the comparison with torch.optim.Adam is skipped")
+        return
+    print(f"  torch {torch.__version__}, 1 thread (numpy's elementwise operations use one; torch's default "
+          f"here: {torch_threads}); same starts, gradient set by hand, points and losses in preallocated tensors")
+    for name in ("torch.optim.Adam", "torch Adam(fused)"):
+        print(f"  {name:17s}: {best[name]:8.3f} s   ours takes {batch / best[name]:5.2f} x its time   target < 1")
+    print(f"  largest difference between our points and fused torch's: {gap:.1e}")
+    torch.set_num_threads(torch_threads)
 
 
 def deck():
