@@ -346,3 +346,88 @@ def _series_panel(ax, panel: SeriesPanel, n_steps: int):
         return [l for l, _ in lines] + [cursor]
 
     return update
+
+
+# Charts that replace tables (the race, the summary): rows sorted by what they compare, in grey and
+# black, so that no method colour is spent on a contrast that is not a method.
+# ---------------------------------------------------------------------------------------------
+
+PAIR_STYLES = ({"marker": "o", "mfc": "white", "mec": "#555555", "color": "#555555"},
+               {"marker": "o", "mfc": "#000000", "mec": "#000000", "color": "#000000"})
+
+
+def paired_dots(ax, labels, values, names=("bowl", "valley"), *, missing: str = "not within",
+                xlabel: str = "", log: bool = True):
+    """A dot plot with one row per label and two paired values per row (``values`` has shape
+    ``(rows, 2)``): an open grey dot for the first, a black dot for the second, joined by a thin line,
+    and each value written beside its dot. Rows are drawn in the given order, top to bottom (sort them
+    first). A non-finite value is drawn as an arrow at the right edge with ``missing``. Returns ``ax``."""
+    values = np.asarray(values, dtype=float)
+    if values.ndim != 2 or values.shape != (len(labels), 2):
+        raise ValueError(f"values must have shape ({len(labels)}, 2), got {values.shape}")
+    finite = values[np.isfinite(values)]
+    lo, hi = (finite.min(), finite.max()) if finite.size else (1.0, 10.0)
+    right = hi * 3 if log else hi + 0.15 * (hi - lo or 1)
+    y = np.arange(len(labels))[::-1]
+    for row, (yy, pair) in enumerate(zip(y, values)):
+        shown = np.where(np.isfinite(pair), pair, right)
+        ax.plot(shown, [yy, yy], color="#bbbbbb", lw=2, zorder=1)
+        lower = int(np.argmin(shown))  # its number goes on the left of its dot, the other's on the right
+        for j, (v, s) in enumerate(zip(pair, PAIR_STYLES)):
+            off = (j - 0.5) * 0.36
+            if np.isfinite(v):
+                ax.plot([v], [yy], ls="none", ms=13, mew=2, zorder=3, **s)
+                left = j == lower
+                ax.annotate(f"{v:,.0f}", (v, yy), xytext=(-12 if left else 12, 0), textcoords="offset points",
+                            ha="right" if left else "left", va="center", color=s["color"])
+            else:
+                ax.plot([right], [yy + off / 3], ls="none", ms=13, zorder=3, **{**s, "marker": ">"})
+                ax.annotate(missing, (right, yy + off / 3), xytext=(-12, 0), textcoords="offset points",
+                            ha="right", va="center", color=s["color"])
+    ax.set_yticks(y, labels)
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlim(lo / 1.8 if log else lo - 0.05 * (hi - lo), right * (1.6 if log else 1.05))
+    ax.set_ylim(-0.8, len(labels) - 0.2)
+    ax.set_xlabel(xlabel)
+    ax.tick_params(axis="y", length=0)
+    for j, (name, s) in enumerate(zip(names, PAIR_STYLES)):
+        ax.plot([], [], ls="none", ms=13, mew=2, label=name, **s)
+    return ax
+
+
+def _runs(mask):
+    """``(start, stop)`` index pairs of the contiguous runs of True in a 1-D boolean array."""
+    m = np.r_[False, np.asarray(mask, dtype=bool), False]
+    edges = np.flatnonzero(np.diff(m.astype(int)))
+    return list(zip(edges[::2], edges[1::2] - 1))
+
+
+def range_strip(ax, labels, lrs, ok, best=None, names=("bowl", "valley")):
+    """The sensitivity strip: for each row (method), the learning rates of ``lrs`` that work, as
+    horizontal bars on a log axis, one thin bar per surface (``ok`` has shape ``(rows, 2, len(lrs))``,
+    grey for the first surface, black for the second); ``best`` (``(rows, 2)``) marks each surface's
+    best learning rate with a dot. Rows top to bottom in the given order. Returns ``ax``."""
+    lrs = np.asarray(lrs, dtype=float)
+    ok = np.asarray(ok, dtype=bool)
+    if ok.shape != (len(labels), 2, len(lrs)):
+        raise ValueError(f"ok must have shape ({len(labels)}, 2, {len(lrs)}), got {ok.shape}")
+    half = np.sqrt(lrs[1] / lrs[0]) if len(lrs) > 1 else 1.2  # a bar covers half a grid step either side
+    y = np.arange(len(labels))[::-1]
+    for yy, row_ok, row_best in zip(y, ok, best if best is not None else [None] * len(labels)):
+        for j, s in enumerate(PAIR_STYLES):
+            yj = yy + (0.17 if j == 0 else -0.17)
+            for a, b in _runs(row_ok[j]):
+                ax.plot([lrs[a] / half, lrs[b] * half], [yj, yj], color=s["color"], lw=9,
+                        solid_capstyle="butt", alpha=0.55 if j == 0 else 1.0)
+            if row_best is not None and np.isfinite(row_best[j]):
+                ax.plot([row_best[j]], [yj], ls="none", marker="o", ms=12, mfc="white", mec=s["color"], mew=2.5,
+                        zorder=4)
+    for j, (name, s) in enumerate(zip(names, PAIR_STYLES)):
+        ax.plot([], [], color=s["color"], lw=9, alpha=0.55 if j == 0 else 1.0, label=name)
+    ax.set_xscale("log")
+    ax.set_xlim(lrs[0] / half, lrs[-1] * half)
+    ax.set_yticks(y, labels)
+    ax.set_ylim(-0.7, len(labels) - 0.3)
+    ax.tick_params(axis="y", length=0)
+    return ax
