@@ -5,12 +5,17 @@ deck built with deliberate defects fails each one, and that the real deck passes
 """
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+import deck as D
+
 VIEWPORT = {"width": 1920, "height": 1080}
+AXE = Path(__file__).resolve().parent / "browser" / "node_modules" / "axe-core" / "axe.min.js"
 
 
 @dataclass
@@ -22,10 +27,11 @@ class Session:
     outside_requests: list = field(default_factory=list)
 
 
-def open_deck(browser, html: Path, root: Path, query: str = "") -> Session:
+def open_deck(browser, html: Path, root: Path, query: str = "", reduced_motion: str | None = None) -> Session:
     """Open ``html`` at 1920x1080 with the network cut off: every request that leaves ``root`` is
-    recorded and refused; console errors and failed requests are recorded too."""
-    context = browser.new_context(viewport=VIEWPORT)
+    recorded and refused; console errors and failed requests are recorded too. ``reduced_motion="reduce"``
+    opens it as for a viewer who asked their system for less motion."""
+    context = browser.new_context(viewport=VIEWPORT, reduced_motion=reduced_motion)
     page = context.new_page()
     session = Session(page, Path(root).resolve())
 
@@ -109,18 +115,164 @@ def raw_math(page) -> list[str]:
     return [m.group(0) for m in RAW_TEX.finditer(text)]
 
 
-def walk(session: Session) -> dict:
-    """Visit every slide; return the problems found on each, by check."""
-    problems = {"overflow": [], "raw_math": []}
+# ------------------------------------------------------------------------------------------------
+# text size: readable from the back of a lecture hall at 1920x1080
+# ------------------------------------------------------------------------------------------------
+
+MIN_TEXT_PX = 24.0  # any text on a slide (footer and slide number, outside the slide, aside)
+MIN_BODY_PX = 30.0  # paragraphs and list items
+
+# Every rendered text node of the current slide (speaker notes aside) with its on-screen size: the
+# computed font-size times the scale reveal.js draws the 1600x900 slide at. Text that is laid out but not
+# yet visible (a fragment to come, the explorer's momentum row) counts: it will be shown at that size.
+# Body text: inside a paragraph or list item, and not code, a table, math, a figure or the explorer.
+TEXT_SIZES_JS = """() => {
+  const slide = Reveal.getCurrentSlide();
+  const scale = Reveal.getScale();
+  const out = [];
+  const walker = document.createTreeWalker(slide, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const chars = node.textContent.replace(/\\s+/g, '').length;
+    const el = node.parentElement;
+    if (!chars || el.closest('aside.notes, .speaker-notes, script, style, noscript, template')) continue;
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    if (range.getClientRects().length === 0) continue;  // not rendered (display: none)
+    const body = !el.closest('pre, code, table, math, svg, figure, figcaption, .explorer') && !!el.closest('p, li');
+    out.push([parseFloat(getComputedStyle(el).fontSize) * scale, chars, body, node.textContent.trim().slice(0, 40)]);
+  }
+  return out;
+}"""
+
+
+def text_sizes(page) -> list[tuple[float, int, bool, str]]:
+    """``(on-screen px, characters, is body text, sample)`` for every text node of the current slide."""
+    return [tuple(t) for t in page.evaluate(TEXT_SIZES_JS)]
+
+
+def text_size(page) -> list[str]:
+    """Text of the current slide shown below ``MIN_TEXT_PX``, and body text below ``MIN_BODY_PX``: one
+    line per rule broken, with the characters concerned, the slide's total and the smallest size."""
+    sizes = text_sizes(page)
+    total = sum(n for _, n, _, _ in sizes)
+    problems = []
+    for rule, limit, nodes in (("text", MIN_TEXT_PX, sizes), ("body text", MIN_BODY_PX, [t for t in sizes if t[2]])):
+        small = [t for t in nodes if t[0] < limit - 0.05]
+        if small:
+            px, _, _, sample = min(small)
+            problems.append(f"{sum(t[1] for t in small)} of {total} characters of {rule} under {limit:g} px "
+                            f"(smallest {px:.1f} px: {sample!r})")
+    return problems
+
+
+# ------------------------------------------------------------------------------------------------
+# printed output: text for the audience is typeset Markdown, stdout only where a slide runs code
+# ------------------------------------------------------------------------------------------------
+
+# TeX in printed output: `$...$`, a control word (`\eta`, `\times`), a braced superscript.
+TEX_IN_OUTPUT = re.compile(r"\$[^$\n]+\$|\\[A-Za-z]+|\^\{")
+
+# Quarto 1.8 writes a cell's printed output as <div class="cell-output cell-output-stdout"><pre><code>
+# (stderr: cell-output-stderr; a text/plain result: a <pre> in cell-output-display). Source code shows as
+# pandoc's highlighted <div class="sourceCode"> (or Quarto's echoed .cell-code).
+OUTPUT_BLOCKS_JS = """() => {
+  const slide = Reveal.getCurrentSlide();
+  const found = [...slide.querySelectorAll('.cell-output-stdout, .cell-output-stderr, .cell-output pre')];
+  const blocks = found.filter(b => !found.some(o => o !== b && o.contains(b)));
+  const code = !!slide.querySelector('.cell-code, div.sourceCode:not(.cell-output *), pre.sourceCode:not(.cell-output *)');
+  return [blocks.map(b => b.innerText), code];
+}"""
+
+
+def output_blocks(page) -> list[str]:
+    """Printed output on the current slide that the audience is meant to read: any output block with
+    TeX in it, and any output block on a slide that shows no source code."""
+    blocks, shows_code = page.evaluate(OUTPUT_BLOCKS_JS)
+    problems = []
+    for text in blocks:
+        sample = " ".join(text.split())[:60]
+        tex = TEX_IN_OUTPUT.search(text)
+        if tex:
+            problems.append(f"raw TeX {tex.group(0)!r} in a printed output block: {sample!r}")
+        if not shows_code:
+            problems.append(f"printed output on a slide that shows no code (make it Markdown): {sample!r}")
+    return problems
+
+
+# ------------------------------------------------------------------------------------------------
+# accessibility: axe-core on the slide on screen, with the footer and slide number
+# ------------------------------------------------------------------------------------------------
+
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+AXE_IMPACTS = ("serious", "critical")
+# The ONE list of exceptions: (axe rule, CSS selector of the elements it may skip, why).
+AXE_ALLOWED = [
+    # Quarto's code-line-numbers walk-through (line-highlight plugin) dims the lines it is not talking
+    # about to opacity 0.4 on purpose, while it highlights others: their low contrast is the point.
+    ("color-contrast", ".reveal div.sourceCode pre code.has-line-highlights > span:not(.highlight-line)",
+     "lines dimmed on purpose by a code walk-through while others are highlighted"),
+]
+
+AXE_RUN_JS = """async ([tags, impacts, allowed]) => {
+  const slide = Reveal.getCurrentSlide();
+  const chrome = [...document.querySelectorAll('.reveal > .footer, .reveal > .slide-number')];
+  const result = await axe.run({include: [slide, ...chrome]}, {runOnly: {type: 'tag', values: tags},
+                                                              resultTypes: ['violations'], preload: false});
+  const out = [];
+  for (const v of result.violations) {
+    if (!impacts.includes(v.impact)) continue;
+    for (const n of v.nodes) {
+      const el = typeof n.target[0] === 'string' ? document.querySelector(n.target[0]) : null;
+      if (el && allowed.some(([rule, sel]) => rule === v.id && el.closest(sel))) continue;
+      out.push(`${v.id} (${v.impact}): ${n.target.join(' ')}: ${(n.failureSummary || '').split('\\n').slice(1, 2).join('').trim()}`);
+    }
+  }
+  return out;
+}"""
+
+
+def inject_axe(page):
+    """Load axe-core (pinned in tests/browser/package.json) into the page, once."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+
+
+def axe(page) -> list[str]:
+    """axe-core's WCAG 2.1 A/AA violations of impact serious or critical on the slide on screen (and the
+    footer and slide number), but for the elements ``AXE_ALLOWED`` names, one line per element."""
+    inject_axe(page)
+    return page.evaluate(AXE_RUN_JS, [AXE_TAGS, list(AXE_IMPACTS), [[r, sel] for r, sel, _ in AXE_ALLOWED]])
+
+
+CHECKS = {"overflow": lambda page: overflow(page), "raw_math": lambda page: raw_math(page),
+          "text_size": text_size, "output_blocks": output_blocks, "axe": axe}
+
+
+def walk(session: Session, checks=tuple(CHECKS)) -> dict:
+    """Visit every slide; return the problems found on each, by check (``checks``: names in ``CHECKS``)."""
+    problems = {name: [] for name in checks}
     indices = slide_indices(session.page)
     for k, idx in enumerate(indices):
         go(session.page, idx)
         title = session.page.evaluate("(Reveal.getCurrentSlide().querySelector('h1, h2') || {}).innerText || ''")
         where = f"slide {k + 1} ({title.strip()[:40]!r})"
-        problems["overflow"] += [f"{where}: {p}" for p in overflow(session.page)]
-        problems["raw_math"] += [f"{where}: {p}" for p in raw_math(session.page)]
+        for name in checks:
+            problems[name] += [f"{where}: {p}" for p in CHECKS[name](session.page)]
     problems["visited"] = len(indices)
     return problems
+
+
+def check_deck(browser, html: Path, root: Path, checks=tuple(CHECKS)) -> dict:
+    """Open the deck ``html`` (output folder ``root``), walk every slide with ``checks``; the problems by
+    check, plus the console errors, failed requests and requests that left ``root``."""
+    s = open_deck(browser, html, root)
+    try:
+        found = walk(s, checks)
+        found.update(console_errors=s.console_errors, failed_requests=s.failed_requests,
+                     outside_requests=s.outside_requests)
+        return found
+    finally:
+        s.page.context.close()
 
 
 def video_slides(page) -> list[dict]:
@@ -151,3 +303,101 @@ def pdf_pages_and_text(path: Path) -> tuple[int, str]:
 
     reader = PdfReader(str(path))
     return len(reader.pages), "\n".join(page.extract_text() or "" for page in reader.pages)
+
+
+# ------------------------------------------------------------------------------------------------
+# every animation the cells write is a <video> in the page and an .mp4 in the output folder
+# ------------------------------------------------------------------------------------------------
+
+LOOPS = (ast.For, ast.AsyncFor, ast.While, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp,
+         ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
+
+
+def _is_video_call(node) -> bool:
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "video"
+            and isinstance(node.func.value, ast.Name) and node.func.value.id in ("S", "present"))
+
+
+def video_calls(text: str) -> int:
+    """How many animations the cells of a deck's expanded text write: every one goes through
+    ``present.video`` (imported as ``S``), so this counts the ``S.video(...)`` calls of the cells that run.
+    The count is exact only if each call runs once: a call inside a loop, a comprehension or a function
+    raises ``ValueError``."""
+    n = 0
+    for cell in D.cells(text):
+        if cell.options.get("eval", True) is False:
+            continue
+        tree = ast.parse(cell.source)
+        for node in ast.walk(tree):
+            if isinstance(node, LOOPS) and any(_is_video_call(c) for c in ast.walk(node)):
+                raise ValueError(f"cell {cell.label or cell.source.splitlines()[0][:40]!r}: S.video(...) inside a "
+                                 f"{type(node).__name__} (line {node.lineno}): the number of animations the deck "
+                                 "writes cannot be counted from its text; call S.video once per animation")
+            n += _is_video_call(node)
+    return n
+
+
+def expected_videos(qmd: Path) -> int:
+    """The number of animations the deck ``qmd`` writes (its includes expanded)."""
+    return video_calls(D.expand_includes(Path(qmd)))
+
+
+class _VideoTags(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def handle_starttag(self, tag, attrs):
+        self.count += tag == "video"
+
+
+def video_count(html: Path, expected: int, root: Path) -> list[str]:
+    """The animations the deck's cells wrote (``expected``), the ``<video>`` elements of the page
+    ``html`` and the ``.mp4`` files in its output folder ``root`` must be the same number."""
+    parser = _VideoTags()
+    parser.feed(Path(html).read_text())
+    files = sorted(Path(root).rglob("*.mp4"))
+    if expected == parser.count == len(files):
+        return []
+    return [f"the cells write {expected} animations, the page has {parser.count} <video> elements and "
+            f"{root} has {len(files)} .mp4 files ({', '.join(f.name for f in files[:5])}"
+            f"{', ...' if len(files) > 5 else ''})"]
+
+
+# ------------------------------------------------------------------------------------------------
+# a clean render log
+# ------------------------------------------------------------------------------------------------
+
+# Notices that are not about the deck: ipykernel warns about its own TCP transport on every start.
+RENDER_NOTICES = ("Kernel is running over TCP without encryption",)
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def render_warnings(log: str) -> list[str]:
+    """The ``WARNING`` lines of a ``quarto render`` log (Quarto's ``WARNING: ...`` and ``WARNING (file)``,
+    pandoc's ``[WARNING]``), but for ``RENDER_NOTICES``."""
+    lines = (ANSI.sub("", line).strip() for line in log.splitlines())
+    return [line for line in lines if re.search(r"\bWARNING\b", line) and not any(n in line for n in RENDER_NOTICES)]
+
+
+# ------------------------------------------------------------------------------------------------
+# motion and text alternatives of the videos
+# ------------------------------------------------------------------------------------------------
+
+def video_state(page) -> list:
+    """``[currentTime, paused]`` of the current slide's video."""
+    return page.evaluate("() => { const v = Reveal.getCurrentSlide().querySelector('video'); return [v.currentTime, v.paused]; }")
+
+
+def video_names(page) -> list[str]:
+    """The accessible name Chromium gives each video on the current slide (from its accessibility tree:
+    what a screen reader reaches); '' for a video without one, none for a video hidden from it."""
+    cdp = page.context.new_cdp_session(page)
+    try:
+        nodes = cdp.send("Accessibility.getFullAXTree")["nodes"]
+    finally:
+        cdp.detach()
+    on_slide = page.evaluate("Reveal.getCurrentSlide().querySelectorAll('video').length")
+    names = [(n.get("name") or {}).get("value", "") for n in nodes
+             if not n.get("ignored") and (n.get("role") or {}).get("value") == "Video"]
+    return names + [""] * max(0, on_slide - len(names))

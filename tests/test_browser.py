@@ -23,7 +23,15 @@ ROOT = D.ROOT
 sys.path.insert(0, str(ROOT / "code"))
 import export_pdf as E  # noqa: E402
 
-REVEAL = ROOT / "tests" / "browser" / "node_modules" / "reveal.js"
+NODE_MODULES = ROOT / "tests" / "browser" / "node_modules"
+REVEAL = NODE_MODULES / "reveal.js"
+A11Y = ROOT / "slides" / "includes" / "a11y.html"
+# Quarto's line-highlight CSS (its revealjs plugin, 1.8): numbered code lines inside the slide, and the
+# lines a code walk-through is not talking about dimmed.
+QUARTO_CODE_CSS = """.reveal div.sourceCode pre code.has-line-highlights > span:not(.highlight-line) { opacity: 0.4; }
+.reveal pre.numberSource { padding-left: 0; }
+.reveal pre.numberSource code > span { left: -2.1em; }
+pre.numberSource code > span > a:first-child::before { left: -0.7em; }"""
 
 
 def need_browser():
@@ -44,10 +52,11 @@ def browser():
 
 
 def reveal_js() -> Path:
-    if not (REVEAL / "dist" / "reveal.js").exists():
+    """reveal.js (and axe-core) from tests/browser/package-lock.json, installed on first use."""
+    if not ((REVEAL / "dist" / "reveal.js").exists() and B.AXE.exists()):
         if shutil.which("npm") is None:
-            pytest.skip("reveal.js for the test decks is missing and npm is not available to install it")
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--prefix", str(REVEAL.parents[1])],
+            pytest.skip("reveal.js and axe-core for the test decks are missing and npm is not available to install them")
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--prefix", str(NODE_MODULES.parent)],
                        check=True, capture_output=True, timeout=300)
     return REVEAL
 
@@ -58,16 +67,17 @@ def theme_rules() -> str:
     return scss.split("/*-- scss:rules --*/", 1)[1]
 
 
-def build_deck(tmp: Path, slides_md: str) -> Path:
-    """Write a reveal.js deck from Markdown slides with pandoc; return the HTML path."""
+def build_deck(tmp: Path, slides_md: str, a11y: bool = True) -> Path:
+    """Write a reveal.js deck from Markdown slides with pandoc; return the HTML path. Like the real deck
+    it gets the theme's rules and (``a11y``) the deck's accessibility script, slides/includes/a11y.html."""
     pypandoc = pytest.importorskip("pypandoc", reason="pypandoc-binary is not installed")
     shutil.copytree(reveal_js(), tmp / "reveal.js", dirs_exist_ok=True)
-    (tmp / "style.html").write_text(f"<style>{theme_rules()}</style>")
+    (tmp / "style.html").write_text(f"<style>{theme_rules()}\n{QUARTO_CODE_CSS}</style>")
     html = tmp / "deck.html"
     pypandoc.convert_text(slides_md, "revealjs", format="markdown", outputfile=str(html), extra_args=[
         "--standalone", "--mathml", "--slide-level=2", "-V", "revealjs-url=reveal.js", "-V", "theme=white",
         "-V", "width=1600", "-V", "height=900", "--include-in-header", str(tmp / "style.html"),
-        "--metadata", "title=Test deck"])
+        "--metadata", "title=Test deck", *(["--include-after-body", str(A11Y)] if a11y else [])])
     return html
 
 
@@ -114,6 +124,20 @@ $$
 ## Animation {{#animation}}
 
 {video}
+
+## Code {{#code}}
+
+```{{.python .numberLines}}
+x = x - lr * grad(x)
+print("loss after 30 steps:", round(f(x), 4))
+```
+
+<div class="cell-output cell-output-stdout"><pre><code>loss after 30 steps: 0.0012</code></pre></div>
+
+## Walk-through {{#walkthrough}}
+
+<div class="sourceCode"><pre class="sourceCode python"><code class="sourceCode python has-line-highlights"><span class="highlight-line">v = mu * v + grad(x)</span>
+<span>x = x - lr * v</span></code></pre></div>
 """
 
 BAD = """
@@ -136,7 +160,40 @@ This one was not typeset: \\$x_t = x_{{t-1}} - \\eta g_t\\$.
 ## Broken video {{#video}}
 
 <video data-autoplay muted controls><source src="media/missing.mp4" type="video/mp4"></video>
+
+## Small text {{#small}}
+
+Readable, then <span style="font-size:10px">tiny print</span>.
+
+## Small body {{#smallbody}}
+
+<p style="font-size:22px">A paragraph at 22 px on the slide, about 25 px on screen.</p>
+
+## Printed TeX {{#printedtex}}
+
+```python
+print("cosine", cos)
+```
+
+<div class="cell-output cell-output-stdout"><pre><code>cosine $7.54 \\times 10^{{-32}}$</code></pre></div>
+
+## Printed sentence {{#printed}}
+
+<div class="cell-output cell-output-stdout"><pre><code>GD needs 120 steps on the bowl.</code></pre></div>
+
+## Empty link {{#emptylink}}
+
+A link without a name: <a href="#plain"></a>
+
+## Faint text {{#faint}}
+
+<p style="color:#c8c8c8">Text too faint to read on white.</p>
 """
+
+
+def slides_named(problems: list[str]) -> set[str]:
+    """The (lower-case) titles of the slides a check's problems are on."""
+    return {p.split("'")[1].lower() for p in problems}
 
 
 @pytest.fixture(scope="module")
@@ -161,8 +218,9 @@ def bad_deck(tmp_path_factory):
 def test_a_clean_deck_passes_every_check(browser, good_deck):
     s = B.open_deck(browser, good_deck, good_deck.parent)
     found = B.walk(s)
-    assert found["visited"] == 4  # title slide + 3
-    assert found["overflow"] == [] and found["raw_math"] == []
+    assert found["visited"] == 6  # title slide + 5
+    for check in B.CHECKS:
+        assert found[check] == [], (check, found[check])
     assert s.console_errors == [] and s.failed_requests == [] and s.outside_requests == []
     assert s.page.evaluate("document.querySelectorAll('math').length") >= 2
     videos = B.video_slides(s.page)
@@ -174,15 +232,46 @@ def test_a_clean_deck_passes_every_check(browser, good_deck):
 def test_each_defect_is_caught(browser, bad_deck):
     s = B.open_deck(browser, bad_deck, bad_deck.parent)
     found = B.walk(s)
-    assert found["visited"] == 6
-    assert found["overflow"] and all("too long" in p.lower() for p in found["overflow"])
-    assert found["raw_math"] and all("raw tex" in p.lower() for p in found["raw_math"])
+    assert found["visited"] == 12
+    assert found["overflow"] and slides_named(found["overflow"]) == {"too long"}
+    assert found["raw_math"] and slides_named(found["raw_math"]) == {"raw tex"}
+    # the 10 px span is under 24 px and, in a paragraph, under 30 px; the 22 px paragraph only under 30
+    assert slides_named(found["text_size"]) == {"small text", "small body"}
+    small = [p for p in found["text_size"] if "'small text'" in p.lower()]
+    assert any("of text under 24 px (smallest 1" in p and "tiny print" in p for p in small)
+    assert [p for p in found["text_size"] if "'small body'" in p.lower()] and \
+        all("body text under 30 px" in p for p in found["text_size"] if "'small body'" in p.lower())
+    # TeX in a printed block on a code slide; a printed sentence on a slide without code
+    assert slides_named(found["output_blocks"]) == {"printed tex", "printed sentence"}
+    tex, sentence = found["output_blocks"]
+    assert "raw TeX '$7.54 \\\\times 10^{-32}$'" in tex and "printed output on a slide that shows no code" in sentence
+    assert slides_named(found["axe"]) == {"empty link", "faint text"}
+    assert all(p.split(": ", 1)[1].startswith("link-name (serious)") for p in found["axe"] if "'empty link'" in p.lower())
+    assert all(p.split(": ", 1)[1].startswith("color-contrast (serious)") for p in found["axe"] if "'faint text'" in p.lower())
     assert set(s.outside_requests) == {"https://example.invalid/logo.png"}
     assert any("deliberate error" in e for e in s.console_errors)
     assert any("missing.mp4" in r for r in s.failed_requests)
     problems = B.playback(s, B.video_slides(s.page)[0], wait_ms=800)
     assert problems and "did not play" in problems[0]
     s.page.context.close()
+
+
+def test_the_a11y_script_names_the_line_anchors_of_numbered_code(browser, good_deck, media_html, tmp_path):
+    """Without slides/includes/a11y.html the clean deck's numbered code has links without a name."""
+    html_block, media = media_html
+    shutil.copytree(media, tmp_path / "media")
+    bare = build_deck(tmp_path, GOOD.format(video=html_block), a11y=False)
+    found = B.check_deck(browser, bare, tmp_path, checks=["axe"])
+    assert found["axe"] and all(p.split(": ", 1)[1].startswith("link-name (serious): a[href$=\"#cb1-") for p in found["axe"])
+    assert slides_named(found["axe"]) == {"code"}
+
+
+def test_only_the_listed_elements_escape_axe(browser, good_deck, monkeypatch):
+    """The walk-through's dimmed line passes only because AXE_ALLOWED names it."""
+    monkeypatch.setattr(B, "AXE_ALLOWED", [])
+    found = B.check_deck(browser, good_deck, good_deck.parent, checks=["axe"])
+    assert slides_named(found["axe"]) == {"walk-through"}
+    assert all("color-contrast (serious)" in p for p in found["axe"])
 
 
 def test_a_video_that_keeps_playing_after_its_slide_is_caught(browser, good_deck):
