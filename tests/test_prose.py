@@ -30,12 +30,13 @@ ALLOWED = {
     "10": "a formula's base (10^-6, ten times) and the range test's factor",
     "100": "a formula's constant (Rosenbrock's b = 100)",
 }
-YEAR = re.compile(r"^(19[5-9]\d|20[0-2]\d)[a-z]?$")
+YEAR = re.compile(r"^(1[6-9]\d\d|20[0-2]\d)[a-z]?$")
 NUMERAL = re.compile(r"(?<![\w.\\^_{])(\d[\d,]*(?:\.\d+)?)(?![\w])")
 # Not prose about runs: math indices (x_1, beta_2, m_{t-1}), exponents (10^{-6}), slide ids, file names.
 STRIP = [re.compile(p) for p in [
     r"(?s)```.*?```",                  # code blocks and cells
     r"(?s)<!--.*?-->",                 # HTML comments
+    r"\*\(\d+(?:\.\d+)? minutes?\)\*",    # a section's planned minutes: a plan, not a result
     r"\{\{<.*?>\}\}",                  # shortcodes
     r"\{[#.][^}]*\}",                  # attributes {#id .class}
     r"[_^]\{[^}]*\}|[_^]-?\w",        # sub- and superscripts
