@@ -546,8 +546,10 @@ def adam(lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float 
     ``weight_decay`` adds :math:`\lambda x` to the gradient (L2, as ``torch.optim.Adam``);
     ``decoupled=True`` subtracts :math:`\eta \lambda x` from x instead (AdamW); ``amsgrad=True``
     divides by the largest :math:`\hat v` so far (AMSGrad). ``bias_correction=False`` drops the two
-    corrections, to show what they are for (no library offers that). Keras folds the bias corrections
-    into the learning rate ("epsilon hat"), which moves eps by a factor :math:`\sqrt{1 - \beta_2^t}`.
+    corrections, to show what they are for (no library offers that). The paper also gives an efficient
+    form that folds the corrections into the learning rate, with an "epsilon hat" added to
+    :math:`\sqrt{v_t}`; Keras and TensorFlow implement that form, which moves eps by a factor
+    :math:`\sqrt{1 - \beta_2^t}`.
     """
     lr = _lr(lr)
     beta1 = _check("beta1", beta1, 0.0, 1.0)
