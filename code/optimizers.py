@@ -373,8 +373,9 @@ def momentum(lr: float = 1e-3, momentum: float = 0.9, nesterov: bool = False) ->
     Defaults: lr 1e-3, momentum 0.9 (PyTorch's SGD has momentum 0 by default).
     Conventions: Sutskever et al. (2013) and Keras write :math:`v_t = \mu v_{t-1} - \eta g_t`,
     :math:`x_t = x_{t-1} + v_t`. At a constant lr it is the same path (:math:`v = -\eta b`); the two
-    differ once the learning rate changes during training. PyTorch's buffer starts at the first
-    gradient, which is :math:`b_1 = g_1`, as here.
+    differ once the learning rate changes during training. PyTorch's optional ``dampening`` d makes the
+    buffer :math:`\mu b_{t-1} + (1 - d) g_t` except on the first step, where it is :math:`b_1 = g_1`
+    undamped; with d = 0 (its default, and the only case here) that is just :math:`b_0 = 0`.
     """
     lr = _lr(lr)
     mu = _check("momentum", momentum, 0.0, 1.0)
