@@ -1,6 +1,9 @@
 // The deck's interactive explorer: pick a surface and a method, move the learning-rate (and momentum)
 // slider, and the path precomputed at build time for that setting is drawn at once. No server, no
 // library, no network: the paths are in the page as JSON, drawn into an SVG over the contour image.
+// From the keyboard alone: Tab reaches each control, arrow keys move a slider or change a list (and do
+// not turn the slide meanwhile), and a screen reader hears each slider's value (aria-valuetext) and the
+// outcome of the run (a polite live region).
 (function () {
   function setup(root) {
     var data = JSON.parse(root.querySelector('script[data-role="data"]').textContent);
@@ -29,14 +32,20 @@
       root.querySelectorAll('img[data-surface]').forEach(function (img) {
         img.style.visibility = img.getAttribute('data-surface') === surfaceSel.value ? 'visible' : 'hidden';
       });
-      q('lr-value').textContent = c.m.lrs[+lrIn.value].toPrecision(2);
+      var lr = c.m.lrs[+lrIn.value].toPrecision(2);
+      q('lr-value').textContent = lr;
+      lrIn.setAttribute('aria-valuetext', lr);
       q('beta-row').style.visibility = c.m.betas ? 'visible' : 'hidden';
       if (c.m.betas) {
+        var beta = String(c.m.betas[+betaIn.value]);
         q('beta-name').textContent = c.m.beta_name;
-        q('beta-value').textContent = String(c.m.betas[+betaIn.value]);
+        q('beta-value').textContent = beta;
+        betaIn.setAttribute('aria-valuetext', beta);
       }
       status.textContent = c.run.d >= 0 ? 'diverged at step ' + c.run.d
         : 'loss after ' + data.steps + ' steps: ' + c.run.f;
+      q('announce').textContent = c.m.label + ', learning rate ' + lr
+        + (c.m.betas ? ', ' + c.m.beta_name + ' ' + beta : '') + ': ' + status.textContent;
     }
     function methodChanged() {
       var m = data.surfaces[surfaceSel.value].methods[methodSel.value];
@@ -50,6 +59,8 @@
     lrIn.max = methods[methodSel.value].lrs.length - 1;
     lrIn.value = data.default_lr_index;
     if (anyBetas) { betaIn.max = anyBetas.length - 1; betaIn.value = data.default_beta_index; }
+    // reveal.js turns the slide on arrow keys unless an input has focus; a list (select) has them too.
+    q('controls').addEventListener('keydown', function (e) { e.stopPropagation(); });
     surfaceSel.addEventListener('change', methodChanged);
     methodSel.addEventListener('change', methodChanged);
     lrIn.addEventListener('input', draw);

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -70,6 +70,22 @@ WAIT_FOR_PRINT_LAYOUT = """async () => {
 }"""
 
 
+def write_atomically(out: Path, data: bytes):
+    """Write ``data`` to ``out`` through a temporary file in the same folder, renamed when complete. The
+    file is created with mode 0o666 less the umask, as any other output (``tempfile.mkstemp`` would give
+    0o600, and the rename keeps it: a web server or another user could not read the PDF)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f"{out.stem}.{os.getpid()}.{secrets.token_hex(4)}.pdf.part")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, out)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
 def print_pdf(browser, deck: Path, out: Path, notes: bool, deadline: float) -> int:
     """Print ``deck`` to ``out`` (atomically); return the number of PDF pages reveal.js laid out."""
     remaining_ms = max(1.0, (deadline - time.monotonic()) * 1000)
@@ -79,17 +95,10 @@ def print_pdf(browser, deck: Path, out: Path, notes: bool, deadline: float) -> i
         page.set_default_timeout(remaining_ms)
         page.goto(deck.resolve().as_uri() + query, wait_until="load")
         pages = page.evaluate(WAIT_FOR_PRINT_LAYOUT)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".pdf.part", dir=out.parent)
-        os.close(fd)
-        try:
-            page.pdf(path=tmp, prefer_css_page_size=True, print_background=True)
-            if time.monotonic() > deadline:
-                raise ExportError(f"time limit reached while printing {out.name}")
-            os.replace(tmp, out)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        pdf = page.pdf(prefer_css_page_size=True, print_background=True)
+        if time.monotonic() > deadline:
+            raise ExportError(f"time limit reached while printing {out.name}")
+        write_atomically(out, pdf)
         return pages
     finally:
         page.close()

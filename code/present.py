@@ -237,7 +237,7 @@ def explorer(data: dict, backgrounds: dict, still, alt: str) -> str:
     w, h = data["width"], data["height"]
     label = html.escape(alt, quote=True)
     return _raw_html(f"""<div class="explorer" role="group" aria-label="{label}">
-<div class="explorer-controls">
+<div class="explorer-controls" data-role="controls">
 <label>surface <select data-role="surface">{options((k, s["label"]) for k, s in data["surfaces"].items())}</select></label>
 <label>method <select data-role="method">{options((k, m["label"]) for k, m in first["methods"].items())}</select></label>
 <label>learning rate <input type="range" data-role="lr" min="0" max="0" step="1" value="{data["default_lr_index"]}"> <output data-role="lr-value"></output></label>
@@ -252,6 +252,7 @@ def explorer(data: dict, backgrounds: dict, still, alt: str) -> str:
 <text data-role="status" x="{w - 16}" y="40" text-anchor="end" font-size="30" fill="#10355f" stroke="white" stroke-width="6" paint-order="stroke"></text>
 </svg>
 </div>
+<p data-role="announce" aria-live="polite" style="position:absolute;width:1px;height:1px;margin:0;overflow:hidden;clip-path:inset(50%);white-space:nowrap"></p>
 <script type="application/json" data-role="data">{json.dumps(data, separators=(",", ":"))}</script>
 </div>
 <img class="explorer-still" src="media/explorer-still.png" alt="{label}">

@@ -8,6 +8,7 @@ and to fail. Then they run on the real rendered deck, when `quarto render` has p
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -283,16 +284,118 @@ def test_a_video_that_keeps_playing_after_its_slide_is_caught(browser, good_deck
     s.page.context.close()
 
 
+def test_videos_wait_for_the_viewer_under_reduced_motion(browser, good_deck, media_html, tmp_path):
+    """prefers-reduced-motion: reduce: no autoplay (the viewer starts the video with its controls); the
+    preference changed back: autoplay again. Without slides/includes/a11y.html the video autoplays."""
+    s = B.open_deck(browser, good_deck, good_deck.parent, reduced_motion="reduce")
+    page, video = s.page, B.slide_indices(s.page)[3]
+    B.go(page, video, settle_ms=1200)
+    assert B.video_state(page) == [0, True]
+    assert page.evaluate("Reveal.getCurrentSlide().querySelector('video').controls")
+    page.evaluate("Reveal.getCurrentSlide().querySelector('video').play()")  # the viewer presses play
+    page.wait_for_timeout(800)
+    assert B.video_state(page)[0] > 0.2
+    B.go(page, B.slide_indices(page)[0])
+    page.emulate_media(reduced_motion="no-preference")
+    page.wait_for_timeout(200)  # the media query's change event reaches the page's listener
+    assert B.playback(s, video) == []
+    s.page.context.close()
+
+    html_block, media = media_html
+    shutil.copytree(media, tmp_path / "media")
+    bare = build_deck(tmp_path, GOOD.format(video=html_block), a11y=False)
+    s = B.open_deck(browser, bare, tmp_path, reduced_motion="reduce")
+    B.go(s.page, B.slide_indices(s.page)[3], settle_ms=1200)
+    time, paused = B.video_state(s.page)
+    assert time > 0.2 and not paused
+    s.page.context.close()
+
+
+def test_every_video_has_a_name_a_screen_reader_reaches(browser, good_deck):
+    s = B.open_deck(browser, good_deck, good_deck.parent)
+    B.go(s.page, B.slide_indices(s.page)[3])
+    assert B.video_names(s.page) == ["Gradient descent on the bowl, straight to the minimum in 40 steps."]
+    s.page.evaluate("Reveal.getCurrentSlide().querySelectorAll('video').forEach(v => { v.removeAttribute('aria-label'); v.removeAttribute('title'); })")
+    assert B.video_names(s.page) == [""]
+    s.page.context.close()
+
+
+def test_the_video_count_of_a_deck(good_deck, bad_deck, tmp_path):
+    """Cells' animations = <video> elements = .mp4 files; a dropped video or a missing file fails."""
+    assert B.video_count(good_deck, 1, good_deck.parent) == []
+    assert "the cells write 2 animations, the page has 1" in B.video_count(good_deck, 2, good_deck.parent)[0]
+    # the video dropped from the page, its .mp4 not copied (what Quarto's auto-stretch did)
+    dropped = tmp_path / "deck.html"
+    dropped.write_text(re.sub(r"<video.*?</video>", "", good_deck.read_text(), flags=re.S))
+    assert "the page has 0 <video> elements" in B.video_count(dropped, 1, tmp_path)[0]
+    # the page has its video, the file is missing
+    assert "has 0 .mp4 files" in B.video_count(bad_deck, 1, bad_deck.parent)[0]
+
+
+def test_counting_the_animations_a_deck_writes():
+    cell = "```{{python}}\n#| output: asis\n{}\n```\n"
+    one = cell.format('print(S.video(anim, "gd", alt="GD"))')
+    assert B.video_calls(one + "Text\n" + one) == 2
+    assert B.video_calls(one + cell.format("#| eval: false\nS.video(anim, 'x', alt='')")) == 1
+    assert B.video_calls(cell.format("S.figure(fig, 'x', alt='')")) == 0
+    for looped in ("for n in names:\n    print(S.video(anims[n], n, alt=n))",
+                   "print(''.join([S.video(a, n, alt=n) for n, a in anims.items()]))",
+                   "def show(a):\n    return S.video(a, 'x', alt='')"):
+        with pytest.raises(ValueError, match="inside a"):
+            B.video_calls(cell.format(looped))
+
+
+CLEAN_LOG = """Starting python3 kernel...Done
+
+Executing 'lecture.quarto_ipynb'
+  Cell 1/64: ''...Done
+[IPKernelApp] WARNING | Kernel is running over TCP without encryption. All communication (including code and outputs) is sent in plain text and is susceptible to eavesdropping.
+
+pandoc
+  to: revealjs
+  output-file: lecture.html
+
+Output created: _site/slides/lecture.html
+"""
+
+
+def test_render_warnings_in_a_log():
+    assert B.render_warnings(CLEAN_LOG) == []
+    dirty = CLEAN_LOG.replace("pandoc\n", "\x1b[33mWARNING: Duplicate identifier 'momentum'\x1b[39m\npandoc\n")
+    assert B.render_warnings(dirty) == ["WARNING: Duplicate identifier 'momentum'"]
+    assert B.render_warnings("[WARNING] Duplicate identifier 'momentum' at line 3 column 1\n") != []
+
+
+@pytest.mark.skipif(shutil.which("quarto") is None, reason="no `quarto` on PATH")
+def test_a_real_render_warning_is_caught(tmp_path):
+    (tmp_path / "dup.qmd").write_text("---\ntitle: Dup\nformat: revealjs\n---\n\n# Momentum {#momentum}\n\n"
+                                      "## Momentum {#momentum}\n\nText.\n")
+    (tmp_path / "clean.qmd").write_text("---\ntitle: Clean\nformat: revealjs\n---\n\n## Momentum {#momentum}\n\nText.\n")
+    logs = {}
+    for name in ("dup", "clean"):
+        result = subprocess.run(["quarto", "render", f"{name}.qmd"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr[-2000:]
+        logs[name] = result.stderr
+    assert B.render_warnings(logs["clean"]) == []
+    assert any("Duplicate identifier" in w for w in B.render_warnings(logs["dup"])), logs["dup"]
+
+
 # ------------------------------------------------------------------------------------------------
 # PDF export
 # ------------------------------------------------------------------------------------------------
 
 def test_pdf_has_one_page_per_slide_and_the_stills(browser, good_deck, tmp_path):
-    written = E.export(good_deck, tmp_path, timeout=120, browser=browser)
+    old = os.umask(0o022)
+    try:
+        written = E.export(good_deck, tmp_path, timeout=120, browser=browser)
+    finally:
+        os.umask(old)
     assert [p.name for p in written] == ["deck.pdf", "deck-notes.pdf"]
+    # readable by others, as any output under umask 022 (the temporary file's 0600 used to survive the rename)
+    assert [oct(p.stat().st_mode & 0o777) for p in written] == ["0o644", "0o644"]
     pages, text = B.pdf_pages_and_text(tmp_path / "deck.pdf")
-    assert pages == 4
-    for title in ("Test deck", "Plain text", "Math", "Animation"):
+    assert pages == 6
+    for title in ("Test deck", "Plain text", "Math", "Animation", "Code"):
         assert title.lower() in text.lower()  # the white theme upper-cases headings
     from pypdf import PdfReader
 
@@ -404,6 +507,46 @@ def test_explorer_redraws_offline(browser, explorer_deck):
     assert points() != before
     assert page.evaluate("document.querySelector('.explorer polyline').getAttribute('stroke')") == "#D55E00"
     assert s.console_errors == [] and s.outside_requests == [] and s.failed_requests == []
+    s.page.context.close()
+
+
+def test_explorer_works_from_the_keyboard_alone(browser, explorer_deck):
+    """Tab reaches every control, arrow keys move the sliders and change the lists without turning the
+    slide, and each value is announced (aria-valuetext, a polite live region)."""
+    s = B.open_deck(browser, explorer_deck, explorer_deck.parent)
+    page = s.page
+    B.go(page, B.slide_indices(page)[1])
+    role = "() => (document.activeElement.closest('.explorer') ? document.activeElement.dataset.role : null)"
+    attr = lambda r, a: page.evaluate(f"document.querySelector('[data-role={r}]').getAttribute('{a}')")
+
+    def tab_through(n=12):  # the explorer's controls that n presses of Tab reach (n: more than a cycle)
+        reached = set()
+        for _ in range(n):
+            page.keyboard.press("Tab")
+            reached.add(page.evaluate(role))
+        return reached - {None}
+
+    assert tab_through() == {"surface", "method", "lr"}  # GD: no momentum slider to reach
+    where = page.evaluate("Reveal.getIndices()")
+    page.focus("[data-role=lr]")
+    assert attr("lr", "aria-valuetext") == "0.20"
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("document.querySelector('[data-role=lr]').value") == "2"
+    assert attr("lr", "aria-valuetext") == "0.45"
+    assert "learning rate 0.45" in page.evaluate("document.querySelector('[data-role=announce]').textContent")
+    page.focus("[data-role=method]")
+    for key in ("ArrowDown", "ArrowRight", "ArrowLeft", "ArrowDown"):
+        page.keyboard.press(key)
+        assert page.evaluate("Reveal.getIndices()") == where, f"{key} on the method list turned the slide"
+    assert page.evaluate("document.querySelector('[data-role=method]').value") == "momentum"
+    assert tab_through() == {"surface", "method", "lr", "beta"}
+    page.focus("[data-role=beta]")
+    page.keyboard.press("ArrowLeft")
+    assert attr("beta", "aria-valuetext") == "0"
+    announced = page.evaluate("document.querySelector('[data-role=announce]').textContent")
+    assert "momentum μ 0:" in announced and announced.endswith(
+        page.evaluate("document.querySelector('[data-role=status]').textContent"))
+    assert page.evaluate("Reveal.getIndices()") == where and s.console_errors == []
     s.page.context.close()
 
 
