@@ -1,8 +1,9 @@
 """Benchmarks: prints numbers, asserts nothing. Run `python tests/benchmark.py [simulation|deck|all]`.
 
 simulation: 10,000 Adam trajectories x 1,000 steps on the valley in one vectorised `run`, against
-            looping `run` over single trajectories in Python (timed on a sample, scaled up).
-            Target: at most 0.5 s, and at least 50x faster than the loop.
+            looping `run` over single trajectories in Python (timed on a sample, scaled up), and against
+            torch.optim.Adam, plain and fused, doing the same (skipped when torch is not installed).
+            Target: at most 0.5 s, at least 50x faster than the loop, and faster than fused torch.
 deck:       executes every cell of every deck in a Jupyter kernel, as the deck test and Quarto do, and
             prints the time and the size of the media it generated. Target: at most 60 s (first half)
             and 90 s (whole lecture) on a 2-core machine; the rendered deck at most 15 MB.
@@ -41,12 +42,12 @@ def torch_adam(starts, steps, lr, fused):
     losses = torch.empty((steps + 1, p.shape[0]), dtype=p.dtype)
     with torch.no_grad():
         points[0] = p
-        torch.sum(p * p * h, dim=1, out=losses[0]).mul_(0.5)
+        torch.mv(p * p, h / 2, out=losses[0])  # the loss (x^T H x) / 2; faster than a sum over dim 1
         for i in range(1, steps + 1):
             torch.mul(p, h, out=p.grad)
             opt.step()
             points[i] = p
-            torch.sum(p * p * h, dim=1, out=losses[i]).mul_(0.5)
+            torch.mv(p * p, h / 2, out=losses[i])
     return points, losses
 
 
@@ -60,34 +61,42 @@ def simulation(k=10_000, steps=1_000, sample=100, repeat=5):
         torch = None
     contenders = {"vectorised batch": lambda: O.run(opt, f, start=starts, steps=steps)}
     if torch is not None:
-        # numpy's elementwise operations run on one thread, so torch gets one too (at its default,
-        # torch uses every core: `torch.get_num_threads()`).
+        # numpy's elementwise operations run on one thread, so torch gets one too (by default it
+        # would use every core)
         torch_threads = torch.get_num_threads()
         torch.set_num_threads(1)
         contenders["torch.optim.Adam"] = lambda: torch_adam(starts, steps, 0.1, fused=False)
         contenders["torch Adam(fused)"] = lambda: torch_adam(starts, steps, 0.1, fused=True)
-        ours, theirs = O.run(opt, f, start=starts, steps=steps).path, torch_adam(starts, steps, 0.1, True)[0]
-        gap = np.max(np.abs(ours - np.moveaxis(theirs.numpy(), 0, -2)))
-    # the contenders take turns, so that a slow spell of the machine does not fall on one of them only
-    times = {name: [] for name in contenders}
+        ours, theirs = O.run(opt, f, start=starts, steps=steps), torch_adam(starts, steps, 0.1, fused=True)
+        gap = max(np.max(np.abs(ours.path - np.moveaxis(theirs[0].numpy(), 0, -2))),
+                  np.max(np.abs(ours.loss - theirs[1].numpy().T)))
+    # The contenders take turns, so that a slow spell of a shared machine does not fall on one only.
+    # CPU time (this thread's) is printed too: other processes inflate it less than the wall clock.
+    wall, cpu = {name: [] for name in contenders}, {name: [] for name in contenders}
     for _ in range(repeat):
         for name, fn in contenders.items():
-            times[name].append(best_of(fn, 1))
-    best = {name: min(ts) for name, ts in times.items()}
-    batch = best["vectorised batch"]
+            w, c = time.perf_counter(), time.thread_time()
+            fn()
+            cpu[name].append(time.thread_time() - c)
+            wall[name].append(time.perf_counter() - w)
+    wall, cpu = {n: min(t) for n, t in wall.items()}, {n: min(t) for n, t in cpu.items()}
+    batch = wall["vectorised batch"]
     loop = best_of(lambda: [O.run(opt, f, start=s, steps=steps) for s in starts[:sample]], 1) * k / sample
     print(f"simulation: {k:,} Adam trajectories x {steps:,} steps, every point and loss kept (best of {repeat})")
-    print(f"  vectorised batch : {batch:8.3f} s   ({k * steps / batch / 1e6:6.1f} M steps/s)   target <= 0.5 s")
+    print(f"  vectorised batch : {batch:8.3f} s   ({k * steps / batch / 1e6:6.1f} M steps/s)   target <= 0.5 s"
+          f"   (CPU {cpu['vectorised batch']:.3f} s)")
     print(f"  Python loop      : {loop:8.3f} s   (timed on {sample} runs, scaled)")
     print(f"  speed-up         : {loop / batch:8.1f} x   target >= 50 x")
     if torch is None:
         print("  torch is not installed: the comparison with torch.optim.Adam is skipped")
         return
-    print(f"  torch {torch.__version__}, 1 thread (numpy's elementwise operations use one; torch's default "
-          f"here: {torch_threads}); same starts, gradient set by hand, points and losses in preallocated tensors")
+    print(f"  torch {torch.__version__} on 1 thread (numpy's elementwise operations use one; torch's default "
+          f"here: {torch_threads}), one ({k}, 2) float64 tensor, the valley's gradient set by hand, points and "
+          "losses kept in tensors allocated in the timed call, as run does")
     for name in ("torch.optim.Adam", "torch Adam(fused)"):
-        print(f"  {name:17s}: {best[name]:8.3f} s   ours takes {batch / best[name]:5.2f} x its time   target < 1")
-    print(f"  largest difference between our points and fused torch's: {gap:.1e}")
+        print(f"  {name:17s}: {wall[name]:8.3f} s   ours takes {batch / wall[name]:4.2f} x its time   target < 1"
+              f"   (CPU {cpu[name]:.3f} s, ratio {cpu['vectorised batch'] / cpu[name]:4.2f})")
+    print(f"  largest difference from fused torch's points and losses: {gap:.1e}")
     torch.set_num_threads(torch_threads)
 
 
@@ -126,9 +135,33 @@ def deck():
           f"{max(p.stat().st_size for p in videos) / 1e3:.0f} KB (target <= 400 KB each)")
 
 
+def network(epochs=20, seeds=(0, 1, 2)):
+    """`python tests/benchmark.py network`: the deck's representative sweep, every rule in `O.OPTIMIZERS`
+    x 5 learning rates x 3 seeds (165 networks 64-32-10 on the digits, mini-batches of 32), trained for
+    20 epochs by `network.sweep`. Cold: the first sweep in this process (importing scikit-learn and
+    loading the digits included). Target: at most 20 s cold on a 2-core machine, for all of the deck's
+    network runs together."""
+    t0 = time.perf_counter()
+    import network as N
+
+    cpu0 = time.process_time()
+    s = N.sweep(seeds=seeds, epochs=epochs)
+    cold, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+    warm = best_of(lambda: N.sweep(seeds=seeds, epochs=epochs), 2)
+    runs = s.diverged.size
+    print(f"network: {len(s.methods)} methods x {s.lrs.shape[1]} learning rates x {len(seeds)} seeds = {runs} runs, "
+          f"{epochs} epochs of {N.digits(0).n_train // 32} mini-batches")
+    print(f"  cold (import + data + sweep) : {cold:6.2f} s   target <= 20 s (all of the deck's network runs)")
+    print(f"  warm sweep                   : {warm:6.2f} s   ({runs * epochs / warm:6.0f} run-epochs/s; "
+          f"process CPU time of the cold sweep {cpu:.2f} s)")
+    print(f"  best lr per method (val)     : " + ", ".join(f"{m} {lr:g}" for m, lr in zip(s.methods, s.best_lr)))
+
+
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "all"
     if what in ("simulation", "all"):
         simulation()
     if what in ("deck", "all"):
         deck()
+    if what in ("network", "all"):
+        network()
