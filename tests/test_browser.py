@@ -432,19 +432,65 @@ def rendered(browser, rendered_deck):
     return rendered_deck
 
 
-def test_rendered_deck_in_the_browser(browser, rendered):
-    s = B.open_deck(browser, rendered, ROOT / "_site")
-    found = B.walk(s)
+def output_root(html: Path) -> Path:
+    """The output folder a rendered deck lives in (``_site`` for ``_site/slides/lecture.html``)."""
+    return ROOT / Path(html).resolve().relative_to(ROOT).parts[0]
+
+
+def source_of(html: Path) -> Path:
+    """The .qmd a rendered deck was made from (``slides/lecture.qmd`` for ``_site/slides/lecture.html``)."""
+    return ROOT.joinpath(*Path(html).resolve().relative_to(ROOT).parts[1:]).with_suffix(".qmd")
+
+
+@pytest.fixture(scope="module")
+def rendered_walk(browser, rendered):
+    """Every check on every slide of the rendered deck, in one walk (axe-core included)."""
+    return B.check_deck(browser, rendered, output_root(rendered))
+
+
+def test_rendered_deck_in_the_browser(rendered_walk):
+    found = rendered_walk
     assert found["visited"] > 50
     assert found["overflow"] == [], "\n".join(found["overflow"][:20])
     assert found["raw_math"] == [], "\n".join(found["raw_math"][:20])
-    assert s.outside_requests == [], s.outside_requests[:10]
-    assert s.console_errors == [] and s.failed_requests == []
+    assert found["outside_requests"] == [], found["outside_requests"][:10]
+    assert found["console_errors"] == [] and found["failed_requests"] == []
+
+
+def test_rendered_deck_text_is_readable_from_the_back(rendered_walk):
+    assert rendered_walk["text_size"] == [], f"{len(rendered_walk['text_size'])} problems:\n" + "\n".join(rendered_walk["text_size"])
+
+
+def test_rendered_deck_prints_nothing_for_the_audience(rendered_walk):
+    assert rendered_walk["output_blocks"] == [], "\n".join(rendered_walk["output_blocks"])
+
+
+def test_rendered_deck_is_accessible(rendered_walk):
+    assert rendered_walk["axe"] == [], f"{len(rendered_walk['axe'])} axe violations:\n" + "\n".join(rendered_walk["axe"][:40])
+
+
+def test_rendered_deck_has_every_animation(rendered):
+    assert B.video_count(rendered, B.expected_videos(source_of(rendered)), output_root(rendered)) == []
+
+
+def test_rendered_deck_animations_play_and_are_named(browser, rendered):
+    s = B.open_deck(browser, rendered, output_root(rendered))
     videos = B.video_slides(s.page)
-    assert len(videos) >= 13
+    assert len(videos) == B.expected_videos(source_of(rendered))
     for index in videos:
         assert B.playback(s, index) == []
+        B.go(s.page, index)
+        names = B.video_names(s.page)
+        assert names and all(len(n) > 20 for n in names), f"video on slide {index}: names {names}"
     s.page.context.close()
+    s = B.open_deck(browser, rendered, output_root(rendered), reduced_motion="reduce")
+    B.go(s.page, videos[0], settle_ms=1200)
+    assert B.video_state(s.page) == [0, True], "a video played by itself under prefers-reduced-motion: reduce"
+    s.page.context.close()
+
+
+def test_rendered_deck_render_log_is_clean(render_log):
+    assert B.render_warnings(render_log) == []
 
 
 def test_rendered_deck_pdf(browser, rendered, tmp_path):
