@@ -167,8 +167,10 @@ def test_every_rule_trains_the_network_at_its_rate(name):
     assert np.all(h.test_acc[:, -1] > 0.85), h.test_acc[:, -1]  # chance is 0.1
 
 
-def test_a_diverging_rate_is_reported_without_nan_or_warning():
-    h = N.train("gd", DATA, lr=np.array([0.3, 1e3]), epochs=3, seed=0)
+@pytest.mark.parametrize("lr, blowup", [(1e3, 100.0),  # the loss explodes past blowup x its start
+                                        (1e200, 1e300)])  # the parameters and loss overflow to inf and nan
+def test_a_diverging_rate_is_reported_without_nan_or_warning(lr, blowup):
+    h = N.train("gd", DATA, lr=np.array([0.3, lr]), epochs=3, seed=0, blowup=blowup)
     assert h.diverged.tolist() == [False, True] and h.diverged_at.tolist() == [-1, 1]
     assert all(np.all(np.isfinite(r)) for r in _records(h)) and all(np.all(np.isfinite(p)) for p in h.params)
     for r in _records(h):  # from the epoch it diverged on, the run repeats its last good epoch (here: the start)
