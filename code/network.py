@@ -131,7 +131,7 @@ def digits(seed: int = 0, validation: float = 0.2, test: float = 0.2) -> Dataset
 
     Split stratified by class: within each class, a generator seeded with ``seed`` shuffles the
     images and ``round(validation * n_c)`` go to validation, ``round(test * n_c)`` to test, the rest
-    (about 60%: 1,077 images) to training. Features are the 64 pixel intensities divided by 16 (their
+    (1,079 images for seed 0, about 60%) to training. Features are the 64 pixel intensities divided by 16 (their
     maximum), a fixed scale that needs no statistic of any split. Cached: the same seed returns the
     same (read-only) object.
     """
@@ -190,8 +190,8 @@ def init_params(sizes, seed=0) -> tuple[np.ndarray, ...]:
 
 def _seeds(seed) -> np.ndarray:
     seeds = np.atleast_1d(np.asarray(seed))
-    if seeds.ndim != 1 or not np.issubdtype(seeds.dtype, np.integer) or np.any(seeds < 0):
-        raise ValueError(f"seed must be an integer >= 0 or a 1-D array of them, got {seed!r}")
+    if seeds.ndim != 1 or seeds.size == 0 or not np.issubdtype(seeds.dtype, np.integer) or np.any(seeds < 0):
+        raise ValueError(f"seed must be an integer >= 0 or a non-empty 1-D array of them, got {seed!r}")
     return seeds
 
 
@@ -411,9 +411,10 @@ def train(method, data: Dataset | None = None, *, hidden=(32,), epochs: int = 20
         raise ValueError(f"batch_size must be an integer in [1, {data.n_train}] (the training examples), "
                          f"got {batch_size!r}")
     O._check("blowup", blowup, 1.0, low_open=True)
-    if isinstance(hidden, (int, np.integer)):
-        hidden = (hidden,)
-    sizes = (data.features, *_check_sizes((1, *hidden, 1))[1:-1], data.classes)
+    hidden = (hidden,) if isinstance(hidden, (int, np.integer)) else tuple(hidden)
+    if not all(isinstance(h, (int, np.integer)) and not isinstance(h, bool) and h >= 1 for h in hidden):
+        raise ValueError(f"hidden must be a sequence of layer widths, integers >= 1, got {hidden!r}")
+    sizes = (data.features, *hidden, data.classes)
     seeds = _seeds(seed)
     k = _runs(hyperparams, seeds)
     seeds = np.broadcast_to(seeds, (k,))
@@ -503,7 +504,7 @@ def sweep(methods=tuple(O.OPTIMIZERS), lrs=None, seeds=(0, 1, 2), data: Dataset 
     """Train every method at every learning rate from every seed; pick each method's best rate on validation.
 
     ``lrs`` is one 1-D grid for all methods, or a dict giving each method its own grid (the same length
-    for all); by default ``LR[method]`` times ``[1/10, 1/3, 1, 3, 10]``. ``hyperparams`` maps a method
+    for all); by default ``LR[method]`` times 0.1, 0.3, 1, 3 and 10. ``hyperparams`` maps a method
     name to its other, fixed hyperparameters. ``train_args`` go to ``train`` (``epochs``, ``batch_size``,
     ``hidden``, ``blowup``). Each method is one vectorised ``train`` call of ``L * S`` runs; runs with the
     same seed share their initialisation and mini-batches, whatever the rate.
@@ -515,12 +516,18 @@ def sweep(methods=tuple(O.OPTIMIZERS), lrs=None, seeds=(0, 1, 2), data: Dataset 
         raise ValueError("methods must name at least one optimizer")
     if lrs is None:
         lrs = {m: LR[m] * np.array([0.1, 0.3, 1.0, 3.0, 10.0]) for m in methods}
-    grid = np.array([np.asarray(lrs[m] if isinstance(lrs, dict) else lrs, dtype=float) for m in methods]) \
-        if not isinstance(lrs, dict) or all(m in lrs for m in methods) else None
-    if grid is None:
-        raise ValueError(f"lrs must give a grid for every method; missing: {[m for m in methods if m not in lrs]}")
+    if isinstance(lrs, dict):
+        missing = [m for m in methods if m not in lrs]
+        if missing:
+            raise ValueError(f"lrs must give a grid for every method; missing: {', '.join(missing)}")
+    rows = [lrs[m] for m in methods] if isinstance(lrs, dict) else [lrs] * len(methods)
+    try:
+        grid = np.array(rows, dtype=float)
+    except ValueError:
+        grid = np.empty((0,))
     if grid.ndim != 2 or grid.shape[1] < 1:
-        raise ValueError(f"lrs must be a 1-D grid (the same length for every method), got shape {grid.shape[1:]}")
+        raise ValueError("lrs must be one non-empty 1-D grid of learning rates, or one per method, all of the same "
+                         f"length; got {lrs!r}")
     seeds = _seeds(seeds)
     hyperparams = hyperparams or {}
     n_l, n_s = grid.shape[1], seeds.size

@@ -285,7 +285,9 @@ def test_sweep_with_every_rate_diverging():
     (dict(batch_size=32.0), r"batch_size must be an integer in \[1, 1079\]"),
     (dict(epochs=-1), "epochs must be an integer >= 0"),
     (dict(epochs=2.5), "epochs must be an integer >= 0"),
-    (dict(hidden=(0,)), "sizes must be at least 2 integers >= 1"),
+    (dict(hidden=(0,)), r"hidden must be a sequence of layer widths, integers >= 1, got \(0,\)"),
+    (dict(hidden=(16, 2.5)), "hidden must be a sequence of layer widths"),
+    (dict(seed=[]), "seed must be an integer >= 0 or a non-empty"),
     (dict(seed=-1), "seed must be an integer >= 0"),
     (dict(seed=1.5), "seed must be an integer >= 0"),
     (dict(blowup=1.0), r"blowup must be in \(1, inf\)"),
@@ -333,3 +335,5 @@ def test_bad_shapes_raise():
         N.sweep(["gd", "adam"], {"gd": [0.1]})
     with pytest.raises(ValueError, match="unknown optimizer"):
         N.sweep(["gdd"], [0.1])
+    with pytest.raises(ValueError, match="all of the same length"):
+        N.sweep(["gd", "adam"], {"gd": [0.1, 0.2], "adam": [0.1]})
