@@ -996,7 +996,7 @@ def run(optimizer: Optimizer, problem: Surface | LeastSquares, start=None, steps
     value = data.loss if data is not None else surface.value
     # Speed, not math: glibc serves every temporary of one size from a fresh mmap (page faults at each
     # step) until a block larger than it has been freed once; allocating and freeing one here lets the
-    # loop's temporaries reuse the heap (about 20% faster for 10,000 runs).
+    # loop's temporaries reuse the heap (for 50,000 runs: 3,000 page faults instead of 180,000, 10% faster).
     np.empty(4 * math.prod(shape))
     # The path is stored time first and coordinate-major: points[i] has shape (2, *reversed batch shape)
     # and x = points[i].T, with the batch shape, is a view of it. Speed, not math: x.T, which the
@@ -1044,11 +1044,15 @@ def _score(points: np.ndarray, value: Callable, centre, limit, elementwise: bool
     a run that left the bounds was still computed (``run`` freezes it afterwards). The work goes a
     block of steps at a time, sized to stay in the cache. A surface's value is elementwise, so a block
     gives the very numbers one call per step gives; a ``LeastSquares`` loss is not (a matrix product
-    and a mean whose rounding depend on the shape), so it goes one step at a time, as before.
+    and a mean whose rounding depend on the shape), so it goes one step at a time. A single run's
+    losses, too, are computed on an array (its path), where numpy's power (``y ** 4``) can round
+    differently in the last bit than on a lone scalar.
     """
     (cx, cy), (lx, ly) = np.asarray(centre).tolist(), np.asarray(limit).tolist()
     losses = np.empty(points.shape[:1] + points.shape[2:])
     diverged_at = np.full(points.shape[2:], -1)
+    if losses.size == 0:  # a batch of no runs
+        return losses, diverged_at
     block = max(1, 2 ** 15 // losses[0].size) if elementwise else 1
     for j in range(0, len(points), block):
         p = points[j:j + block].swapaxes(0, 1)  # (2, block, ...): p[0] is x, p[1] is y
