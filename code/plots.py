@@ -382,8 +382,8 @@ def paired_dots(ax, labels, values, names=("bowl", "valley"), *, missing: str = 
                             ha="right" if left else "left", va="center", color=s["color"])
             else:
                 ax.plot([right], [yy + off / 3], ls="none", ms=13, zorder=3, **{**s, "marker": ">"})
-                ax.annotate(missing, (right, yy + off / 3), xytext=(-12, 0), textcoords="offset points",
-                            ha="right", va="center", color=s["color"])
+                ax.annotate(missing, (right, yy + off / 3), xytext=(-12, 4), textcoords="offset points",
+                            ha="right", va="bottom", color=s["color"])
     ax.set_yticks(y, labels)
     if log:
         ax.set_xscale("log")
