@@ -44,12 +44,15 @@ def test_every_method_has_its_section(name):
 
 
 SECOND_HALF = {
-    "_race.qmd": ["race-bowl", "race-valley", "table-race", "plot-race-sensitivity"],
-    "_pitfalls.qmd": ["anim-saddle", "anim-local-minima", "plot-basins", "plot-conditioning", "plot-noise-bands"],
-    "_theory.qmd": ["plot-theory-gd", "plot-theory-momentum", "plot-theory-bias"],
-    "_practice.qmd": ["plot-schedules", "plot-schedule-valley", "plot-range-test", "anim-clipping", "plot-adam-knobs",
-                      "plot-l2-vs-adamw", "txt-choose-evidence"],
+    "_race.qmd": ["race-bowl", "race-valley", "race-dots", "race-strip"],
+    "_pitfalls.qmd": ["anim-saddle", "plot-saddle-rotated", "anim-local-minima", "plot-basins", "plot-conditioning",
+                      "plot-noise-bands"],
+    "_theory.qmd": ["plot-theory-gd", "plot-theory-momentum", "plot-theory-bias", "plot-theory-sgd",
+                    "plot-theory-precondition", "txt-theory-beyond"],
+    "_practice.qmd": ["plot-schedules", "plot-range-test", "anim-clipping", "plot-adam-knobs", "plot-l2-vs-adamw"],
+    "_choose.qmd": ["txt-choose-evidence"],
     "_explorer.qmd": ["explorer"],
+    "_summary.qmd": ["table-summary-defaults", "plot-summary-results"],
 }
 
 
