@@ -36,8 +36,7 @@ def torch_adam(starts, steps, lr, fused):
     h = torch.tensor(np.diag(O.SURFACES["valley"].hessian).copy())
     p = torch.tensor(starts, requires_grad=True)
     p.grad = torch.empty_like(p)
-    # foreach=False: with a single tensor the multi-tensor path has nothing to batch and is slower
-    opt = torch.optim.Adam([p], lr=lr, fused=True) if fused else torch.optim.Adam([p], lr=lr, foreach=False)
+    opt = torch.optim.Adam([p], lr=lr, fused=fused)  # unfused, on the CPU, is the default: one tensor at a time
     points = torch.empty((steps + 1,) + p.shape, dtype=p.dtype)
     losses = torch.empty((steps + 1, p.shape[0]), dtype=p.dtype)
     with torch.no_grad():
