@@ -15,32 +15,48 @@ An animation is built from panels that share one clock:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Sequence
 
+import warnings
+
 import matplotlib
+import matplotlib.patheffects
 import matplotlib.pyplot as plt
 import numpy as np
+from colorspacious import cspace_convert
+from matplotlib import font_manager
 from matplotlib.animation import FuncAnimation
 from matplotlib.colors import LogNorm
+from matplotlib.contour import ContourSet
 
-# One colour and one marker per method, used in every figure of the deck. Colours from the
-# colour-blind-safe palettes of Okabe & Ito and of Paul Tol; the marker tells apart what colour cannot.
+LANDMARK = "landmark"  # gid of what every figure of a surface shares (contours, minima): not a series
+
+# One colour and one marker per method, used in every figure of the deck and for methods only (other
+# contrasts use grey, black and line styles; an ordered knob uses ``shades``). Chosen so that every pair
+# of the 13 is distinguishable with normal vision and under simulated deuteranomaly and protanomaly
+# (``colour_distances``; the thresholds are ``MIN_DELTA_E``), that the families differ in hue (GD, SGD,
+# mini-batch: blue, violet, green), and that no method is grey or black (grey means a reference).
+# Colours started from Okabe & Ito's and Paul Tol's palettes; the marker tells apart what colour cannot.
 STYLE: dict[str, dict] = {
     "gd": {"color": "#0072B2", "marker": "o", "label": "GD"},
-    "sgd": {"color": "#56B4E9", "marker": "v", "label": "SGD"},
+    "sgd": {"color": "#8808FF", "marker": "v", "label": "SGD"},
     "minibatch": {"color": "#009E73", "marker": "^", "label": "Mini-batch"},
     "momentum": {"color": "#D55E00", "marker": "s", "label": "Momentum"},
     "nesterov": {"color": "#E69F00", "marker": "D", "label": "Nesterov"},
-    "adagrad": {"color": "#CC79A7", "marker": "P", "label": "AdaGrad"},
+    "adagrad": {"color": "#7BA251", "marker": "P", "label": "AdaGrad"},
     "rmsprop": {"color": "#882255", "marker": "X", "label": "RMSprop"},
-    "adadelta": {"color": "#999933", "marker": "h", "label": "AdaDelta"},
-    "adam": {"color": "#000000", "marker": "*", "label": "Adam"},
+    "adadelta": {"color": "#6F4B00", "marker": "h", "label": "AdaDelta"},
+    "adam": {"color": "#BE049A", "marker": "*", "label": "Adam"},
     "adamax": {"color": "#332288", "marker": "p", "label": "AdaMax"},
-    "nadam": {"color": "#AA4499", "marker": "d", "label": "Nadam"},
-    "amsgrad": {"color": "#44AA99", "marker": ">", "label": "AMSGrad"},
+    "nadam": {"color": "#00596B", "marker": "d", "label": "Nadam"},
+    "amsgrad": {"color": "#2D723D", "marker": ">", "label": "AMSGrad"},
     "adamw": {"color": "#661100", "marker": "<", "label": "AdamW"},
 }
+# Kept for older cells; new figures draw non-method contrasts with ``EXTRA_STYLES`` (grey, black, dashes).
 EXTRA_COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"]
+EXTRA_STYLES = [{"color": "#000000", "ls": "-"}, {"color": "#000000", "ls": "--"}, {"color": "#666666", "ls": "-"},
+                {"color": "#666666", "ls": ":"}, {"color": "#000000", "ls": "-."}, {"color": "#666666", "ls": "--"}]
 VARIANT = "#8c8c8c"  # a method's other setting, drawn beside it with the method's own marker
 
 
@@ -49,19 +65,173 @@ def shades(n: int) -> list:
     return [matplotlib.colors.to_hex(c) for c in plt.cm.viridis(np.linspace(0.05, 0.8, n))]
 
 
-# Readable on a projector; importing this module sets them, as the deck wants for every figure.
+# One typeface for slides and figures: Source Sans Pro (reveal.js's default), shipped in fonts/ (SIL OFL)
+# and registered here, with mathtext in the same family (STIX sans for the symbols it lacks).
+FONTS = Path(__file__).resolve().parents[1] / "fonts"
+FONT_FAMILY = "Source Sans Pro"
+for _ttf in sorted(FONTS.glob("*.ttf")):
+    font_manager.fontManager.addfont(str(_ttf))
+
+# Readable on a projector; importing this module sets them, as the deck wants for every figure. A figure
+# ``w`` inches wide shown across ``share`` of a 1920 px screen shows 1 pt as ``share * 1920 / (72 w)`` px:
+# 16.5 pt is still 20 px for a 13-inch figure across 60 % of the slide (``present.check_figure_text``).
+TEXT_MIN_PT = 16.5
 RC = {
-    "font.size": 15,
-    "axes.titlesize": 16,
-    "axes.labelsize": 15,
-    "legend.fontsize": 13,
-    "xtick.labelsize": 13,
-    "ytick.labelsize": 13,
+    "font.family": "sans-serif",
+    "font.sans-serif": [FONT_FAMILY, "DejaVu Sans"],
+    "mathtext.fontset": "custom",
+    "mathtext.rm": FONT_FAMILY,
+    "mathtext.it": f"{FONT_FAMILY}:italic",
+    "mathtext.bf": f"{FONT_FAMILY}:bold",
+    "mathtext.sf": FONT_FAMILY,
+    "mathtext.cal": FONT_FAMILY,
+    "mathtext.tt": "DejaVu Sans Mono",
+    "mathtext.fallback": "stixsans",
+    "font.size": 17,
+    "axes.titlesize": 18,
+    "axes.labelsize": 17,
+    "legend.fontsize": TEXT_MIN_PT,
+    "xtick.labelsize": TEXT_MIN_PT,
+    "ytick.labelsize": TEXT_MIN_PT,
+    "figure.titlesize": 18,
+    "axes.unicode_minus": True,
     "axes.spines.top": False,
     "axes.spines.right": False,
     "figure.constrained_layout.use": True,
 }
 plt.rcParams.update(RC)
+
+
+# ---------------------------------------------------------------------------------------------
+# Colours that everyone can tell apart
+# ---------------------------------------------------------------------------------------------
+
+# Pairwise distance ΔE' in CAM02-UCS (Luo, Cui & Li 2006; colorspacious), with normal vision and with
+# deuteranomaly and protanomaly simulated at severity 100 (Machado, Oliveira & Fernandes 2009: the
+# strongest anomaly, i.e. dichromacy). ΔE' of 1 is about one just-noticeable difference for large
+# patches; thin lines and small markers need many more, hence 12 for normal vision and 8 simulated.
+CVD_SEVERITY = 100
+MIN_DELTA_E = {"normal": 12.0, "deuteranomaly": 8.0, "protanomaly": 8.0}
+GREY_CHROMA = 8.0  # below this CAM02-UCS chroma a colour counts as grey: a reference, not a series
+MAX_SERIES = 5  # series in colour on one axes; more belong in small multiples
+
+
+def _rgb(colors) -> np.ndarray:
+    return np.array([matplotlib.colors.to_rgb(c) for c in colors], dtype=float).reshape(-1, 3)
+
+
+def _ucs(rgb: np.ndarray, vision: str = "normal") -> np.ndarray:
+    """CAM02-UCS coordinates (J', a', b') of sRGB colours in [0, 1] as seen with ``vision``."""
+    if vision != "normal":
+        cvd = {"name": "sRGB1+CVD", "cvd_type": vision, "severity": CVD_SEVERITY}
+        rgb = np.clip(cspace_convert(rgb, cvd, "sRGB1"), 0, 1)
+    return cspace_convert(rgb, "sRGB1", "CAM02-UCS")
+
+
+def colour_distances(colors) -> dict[str, np.ndarray]:
+    """Pairwise CAM02-UCS distances ΔE' between ``colors`` (any matplotlib colour; alpha is ignored,
+    since a translucent band shares its line's hue) as ``{vision: (n, n) array}`` for ``"normal"``,
+    ``"deuteranomaly"`` and ``"protanomaly"`` (simulated at ``CVD_SEVERITY``)."""
+    rgb = _rgb(colors)
+    out = {}
+    for vision in MIN_DELTA_E:
+        J = _ucs(rgb, vision)
+        out[vision] = np.linalg.norm(J[:, None, :] - J[None, :, :], axis=-1)
+    return out
+
+
+def is_grey(color) -> bool:
+    """Whether ``color`` is a grey (black and white included): chroma below ``GREY_CHROMA`` in CAM02-UCS."""
+    J = _ucs(_rgb([color]))[0]
+    return bool(np.hypot(J[1], J[2]) < GREY_CHROMA)
+
+
+def _colour_name(color) -> str:
+    hexa = matplotlib.colors.to_hex(color).upper()
+    names = [st["label"] for st in STYLE.values() if st["color"].upper() == hexa]
+    return f"{names[0]} ({hexa})" if names else hexa
+
+
+def colour_problems(colors) -> list[tuple[str, str, str, float]]:
+    """Every pair of ``colors`` closer than ``MIN_DELTA_E`` for some vision: ``(vision, colour, colour,
+    ΔE')``, closest first."""
+    colors = list(dict.fromkeys(matplotlib.colors.to_hex(c) for c in colors))
+    dist = colour_distances(colors)
+    found = [(vision, colors[i], colors[j], float(D[i, j])) for vision, D in dist.items()
+             for i in range(len(colors)) for j in range(i + 1, len(colors)) if D[i, j] < MIN_DELTA_E[vision]]
+    return sorted(found, key=lambda p: p[3] / MIN_DELTA_E[p[0]])
+
+
+def check_colours(colors, where: str = "colors"):
+    """``ValueError`` naming the closest pair of ``colors`` that is not distinguishable (``colour_problems``)."""
+    problems = colour_problems(colors)
+    if problems:
+        vision, a, b, d = problems[0]
+        seen = "normal vision" if vision == "normal" else f"simulated {vision} (severity {CVD_SEVERITY})"
+        raise ValueError(f"{where}: {_colour_name(a)} and {_colour_name(b)} are ΔE' = {d:.1f} apart with {seen}, "
+                         f"need >= {MIN_DELTA_E[vision]:g} in CAM02-UCS ({len(problems)} pair(s) too close)")
+
+
+def _series_artists(ax):
+    """The artists of ``ax`` drawn as data series: lines, collections and patches, without the ones
+    tagged as landmarks (contours, minima, saddles) and without colour-mapped collections."""
+    for a in [*ax.lines, *ax.collections, *ax.patches]:
+        if not a.get_visible() or a.get_gid() == LANDMARK or isinstance(a, ContourSet):
+            continue
+        if isinstance(a, matplotlib.collections.Collection) and a.get_array() is not None:
+            continue  # colour-mapped (a surface, a scatter coloured by value): a scale, not a series
+        yield a
+
+
+def _artist_colours(a) -> list:
+    if isinstance(a, matplotlib.lines.Line2D):
+        cols = []
+        if a.get_linestyle() not in ("None", "none", "", " "):
+            cols.append(a.get_color())
+        if a.get_marker() not in (None, "None", "none", "", " "):
+            cols += [a.get_markerfacecolor(), a.get_markeredgecolor()]
+        return cols
+    if isinstance(a, matplotlib.collections.Collection):
+        return [*a.get_facecolors(), *(a.get_edgecolors() if a.get_linewidths().any() else [])]
+    if isinstance(a, matplotlib.patches.Patch):
+        return [a.get_facecolor(), *([a.get_edgecolor()] if a.get_linewidth() else [])]
+    return []
+
+
+def _chromatic(cols) -> list[str]:
+    out = []
+    for c in cols:
+        rgba = matplotlib.colors.to_rgba(c)
+        if rgba[3] == 0:
+            continue
+        hexa = matplotlib.colors.to_hex(rgba)
+        if hexa not in out and not is_grey(hexa):
+            out.append(hexa)
+    return out
+
+
+def figure_colours(fig) -> list[str]:
+    """The colours (hex) of everything ``fig`` draws as a series: lines, markers, bands and bars, in
+    the order first drawn; greys, black and white (references, axes, text boxes) and landmarks
+    (contours, minima, saddles) are left out."""
+    return _chromatic(c for ax in fig.axes for a in _series_artists(ax) for c in _artist_colours(a))
+
+
+def check_figure_colours(fig, where: str = "figure", max_series: int = MAX_SERIES):
+    """``ValueError`` when one axes of ``fig`` shows more than ``max_series`` series colours (draw small
+    multiples instead), or when two series colours of ``fig`` are not distinguishable for normal or
+    colour-deficient vision (``check_colours``)."""
+    check_series_count(fig, where, max_series)
+    check_colours(figure_colours(fig), where)
+
+
+def check_series_count(fig, where: str = "figure", max_series: int = MAX_SERIES):
+    """``ValueError`` when one axes of ``fig`` shows more than ``max_series`` series colours."""
+    for k, ax in enumerate(fig.axes):
+        cols = _chromatic(c for a in _series_artists(ax) for c in _artist_colours(a))
+        if len(cols) > max_series:
+            raise ValueError(f"{where}: axes {k} ({ax.get_title()!r}) shows {len(cols)} series colours, at most "
+                             f"{max_series}: draw small multiples, the rest grey ({', '.join(map(_colour_name, cols))})")
 
 
 def style(name: str, **overrides) -> dict:
@@ -92,12 +262,12 @@ def contour(surface, ax=None, n_levels: int = 14, filled: bool = True, bounds=No
     height = Z - surface.f_min
     if filled:
         ax.contourf(X, Y, np.clip(height, lv[0] / 2, lv[-1] * 2), levels=np.r_[lv[0] / 2, lv, lv[-1] * 2],
-                    cmap="Blues_r", norm=LogNorm(lv[0] / 2, lv[-1] * 3), alpha=0.55)
-    ax.contour(X, Y, height, levels=lv, colors="#5a6f8c", linewidths=0.7, alpha=0.8)
+                    cmap="Blues_r", norm=LogNorm(lv[0] / 2, lv[-1] * 3), alpha=0.55).set_gid(LANDMARK)
+    ax.contour(X, Y, height, levels=lv, colors="#5a6f8c", linewidths=0.7, alpha=0.8).set_gid(LANDMARK)
     for m in surface.minima:
-        ax.plot(*m, marker="*", ms=18, color="#ffd400", mec="black", mew=1.0, zorder=8, ls="none")
+        ax.plot(*m, marker="*", ms=18, color="#ffd400", mec="black", mew=1.0, zorder=8, ls="none", gid=LANDMARK)
     for s in surface.saddles:
-        ax.plot(*s, marker="x", ms=12, color="black", mew=2.5, zorder=8, ls="none")
+        ax.plot(*s, marker="x", ms=12, color="black", mew=2.5, zorder=8, ls="none", gid=LANDMARK)
     (x0, x1), (y0, y1) = bounds or surface.bounds
     ax.set(xlim=(x0, x1), ylim=(y0, y1), xlabel="$x$", ylabel="$y$", aspect="equal")
     return ax
@@ -167,19 +337,27 @@ REFERENCE = "#9a9a9a"
 
 @dataclass
 class PathPanel:
-    """A surface's contours and the tracks on it; ``bounds`` zooms in (default: the surface's own)."""
+    """A surface's contours and the tracks on it; ``bounds`` zooms in (default: the surface's own).
+    With two or more tracks each is named at its start point in its own colour (``labels``); ``legend``
+    draws a boxed legend instead. Dots on every track mark time (one every ``Animation.dot_every`` steps)."""
 
     surface: object
     tracks: Sequence[Track]
     title: str = ""
-    legend: bool = True
+    legend: bool = False
     bounds: tuple | None = None
+    labels: bool = True
+    time_dots: bool = True
 
 
 @dataclass
 class SeriesPanel:
     """Curves over steps, revealed with the clock: ``series`` maps a label to ``(values, method-or-colour)``
-    or ``(values, method-or-colour, linestyle)``."""
+    or ``(values, method-or-colour, linestyle)``. A series in grey (``REFERENCE``, ``VARIANT``) beside
+    coloured ones, or named in ``references``, is a reference: thin and underneath. Up to ``MAX_SERIES``
+    series are labelled at their ends (``labels``); ``legend=True`` draws a boxed legend instead.
+    ``envelope`` (True, or the labels it applies to) draws a fast oscillation as the band between its
+    running minimum and maximum; ``alpha`` makes the lines translucent."""
 
     series: dict
     title: str = ""
@@ -189,6 +367,11 @@ class SeriesPanel:
     hline: float | None = None
     hline_label: str = ""
     legend_columns: int = 1
+    legend: bool = False
+    labels: bool = True
+    envelope: bool | Sequence[str] = False
+    alpha: float = 1.0
+    references: Sequence[str] = ()
 
 
 @dataclass
@@ -198,6 +381,7 @@ class Animation:
     frame_steps: np.ndarray  # the step shown in each frame
     update: object  # update(step) -> list of artists to draw
     static_artists: list = field(default_factory=list)
+    dot_every: int = 0  # the paths carry a dot every this many steps (0: none)
 
     def frames(self):
         """Yield each frame as an ``(height, width, 4)`` RGBA uint8 array (a view of the canvas, valid
@@ -215,7 +399,8 @@ class Animation:
             yield np.asarray(canvas.buffer_rgba())
 
     def final_frame(self):
-        """The figure as it looks at the end: every path in full."""
+        """The figure as it looks at the end: every path in full, with its time dots (the still that
+        print and PDF show instead of the video)."""
         for a in self.update(int(self.frame_steps[-1])):
             a.set_animated(False)
         return self.fig
@@ -232,12 +417,24 @@ def frame_steps(n_steps: int, max_frames: int = 90, hold: int = 12) -> np.ndarra
     return np.r_[shown, np.full(hold, n_steps)]
 
 
+def dot_every(n_steps: int, dots: int = 10) -> int:
+    """A round number of steps between time dots so that ``n_steps`` shows about ``dots`` of them:
+    1, 2, 2.5 (from 25 up) or 5 times a power of ten."""
+    if n_steps < 1:
+        raise ValueError(f"n_steps must be >= 1, got {n_steps}")
+    nice = [m * 10 ** e for e in range(0, 7) for m in (1, 2, 2.5, 5) if float(m * 10 ** e).is_integer()]
+    return int(min(nice, key=lambda n: abs(np.log(n_steps / n / dots))))
+
+
 def animate(panels: Sequence, *, n_steps: int | None = None, max_frames: int = 90, size=(10.24, 5.76),
             dpi: int = 100, widths=None, suptitle: str = "", rows: bool = False, mosaic: str | None = None,
-            heights=None) -> Animation:
+            heights=None, max_series: int = MAX_SERIES) -> Animation:
     """Animate ``panels`` on one clock: side by side, stacked (``rows``), or in a matplotlib ``mosaic``
     such as ``"AB;CC"`` (panels in the order of their letters). Every path is fully computed
-    beforehand; frame ``k`` only reveals ``path[:step_k + 1]``. The iteration counter is the title line."""
+    beforehand; frame ``k`` only reveals ``path[:step_k + 1]``. The step counter sits in the figure's
+    top-right corner, in a row of its own above the panels (never over a panel title), with the
+    ``suptitle`` and the time-dot note on the left of that row. ``ValueError`` when an axes would show
+    more than ``max_series`` series in colour."""
     if n_steps is None:
         n_steps = max(len(t.path) - 1 for p in panels if isinstance(p, PathPanel) for t in p.tracks)
     if mosaic:
@@ -248,46 +445,101 @@ def animate(panels: Sequence, *, n_steps: int | None = None, max_frames: int = 9
         fig, axes = plt.subplots(*shape, figsize=size, dpi=dpi, squeeze=False,
                                  gridspec_kw={ratios: widths} if widths else None)
         axes = axes.ravel()
-    updaters = []
+    every = dot_every(n_steps) if any(isinstance(p, PathPanel) and p.time_dots for p in panels) else 0
+    updaters, to_spread = [], []
     for ax, panel in zip(axes, panels):
-        updaters.append(_path_panel(ax, panel) if isinstance(panel, PathPanel) else _series_panel(ax, panel, n_steps))
-    # The iteration counter is the figure's title line, so the layout keeps room for it above the panels.
-    prefix = f"{suptitle}    " if suptitle else ""
-    counter = fig.suptitle(f"{prefix}step {n_steps:>4d}", fontsize=16, family="monospace")
+        if isinstance(panel, PathPanel):
+            updaters.append(_path_panel(ax, panel, every if panel.time_dots else 0))
+        else:
+            update, texts = _series_panel(ax, panel, n_steps)
+            updaters.append(update)
+            to_spread.append((ax, texts))
+    try:
+        check_series_count(fig, "animate", max_series)
+    except ValueError:
+        plt.close(fig)
+        raise
+    note = f"dots every {every} steps" if every else ""
+    left = "   ·   ".join(t for t in (suptitle, note) if t)
+    # The counter is the figure's title line at the right, so the layout keeps a row for it above the panels.
+    counter = fig.suptitle(f"step {n_steps:>4d}", x=0.995, ha="right", fontsize=plt.rcParams["font.size"])
+    if left:
+        fig.text(0.005, counter.get_position()[1], left, ha="left", va=counter.get_va(),
+                 fontsize=plt.rcParams["font.size"], color="#333333")
+    if any(len(texts) > 1 for _, texts in to_spread):
+        fig.draw_without_rendering()  # the layout, so that end labels are spread in pixels
+        for ax, texts in to_spread:
+            spread_labels(ax, texts)
 
     def update(step):
         artists = [a for u in updaters for a in u(step)]
-        counter.set_text(f"{prefix}step {step:>4d}")
+        counter.set_text(f"step {step:>4d}")
         return artists + [counter]
 
-    return Animation(fig, n_steps, frame_steps(n_steps, max_frames), update)
+    return Animation(fig, n_steps, frame_steps(n_steps, max_frames), update, dot_every=every)
 
 
-def _path_panel(ax, panel: PathPanel):
+_HALO = [matplotlib.patheffects.withStroke(linewidth=4, foreground="white")]
+
+
+def _start_labels(ax, tracks, colors, bounds):
+    """Name each track beside its start point, in its colour; tracks that start together are stacked,
+    on the side of the start away from where the paths head."""
+    (x0, x1), (y0, y1) = bounds
+    groups: dict = {}
+    for tr, color in zip(tracks, colors):
+        key = tuple(np.round(np.asarray(tr.path[0], dtype=float) / [x1 - x0, y1 - y0], 2))
+        groups.setdefault(key, []).append((tr, color))
+    texts = []
+    for members in groups.values():
+        start = np.asarray(members[0][0].path[0], dtype=float)
+        ahead = np.mean([np.asarray(t.path[min(len(t.path) - 1, 5)], dtype=float) - start for t, _ in members], axis=0)
+        ahead = ahead / [x1 - x0, y1 - y0]
+        # Label on the side away from the paths: vertically if they leave sideways, and vice versa.
+        up = ahead[1] <= 0 if abs(ahead[0]) >= abs(ahead[1]) else ahead[1] < 0
+        right = (start[0] - x0) / (x1 - x0) < 0.5
+        sign = 1 if up else -1
+        for k, (tr, color) in enumerate(members):
+            text = ax.annotate(tr.label or style(tr.name)["label"], start, xytext=(0, sign * (12 + 1.5 * TEXT_MIN_PT * k)),
+                               textcoords="offset points", ha="left" if right else "right",
+                               va="bottom" if up else "top", color=color, fontsize=TEXT_MIN_PT,
+                               zorder=10, path_effects=_HALO, annotation_clip=False)
+            texts.append(text)
+    return texts
+
+
+def _path_panel(ax, panel: PathPanel, every: int = 0):
     contour(panel.surface, ax, bounds=panel.bounds)
     if panel.title:
         ax.set_title(panel.title)
-    artists = []
+    artists, colors = [], []
     for i, tr in enumerate(panel.tracks):
         st = style(tr.name, **({"color": tr.color} if tr.color else {}), **({"label": tr.label} if tr.label else {}))
+        reference = tr.reference or is_grey(st["color"])  # grey means a reference: thin and underneath
         if tr.reference:
             st = {**st, "color": REFERENCE}
-        lw, z = (1.4, 3) if tr.reference else (2.6, 4)
-        ax.plot(*tr.path[0], marker="o", ms=10, mfc="white", mec=st["color"], mew=2, zorder=6, ls="none")
-        (line,) = ax.plot([], [], color=st["color"], lw=lw, zorder=z, label=st["label"])
-        (head,) = ax.plot([], [], marker=st["marker"], ms=9 if tr.reference else 13, color=st["color"],
+        colors.append(st["color"])
+        lw, z = (1.4, 3) if reference else (2.6, 4)
+        ax.plot(*tr.path[0], marker="o", ms=10, mfc="white", mec=st["color"], mew=2, zorder=z + 2, ls="none")
+        dots = dict(marker="o", ms=4 if reference else 5.5, mfc=st["color"], mec="white", mew=0.8,
+                    markevery=slice(every, None, every)) if every else {}
+        (line,) = ax.plot([], [], color=st["color"], lw=lw, zorder=z, label=st["label"], **dots)
+        (head,) = ax.plot([], [], marker=st["marker"], ms=9 if reference else 13, color=st["color"],
                           mec="white", mew=1.2, zorder=z + 3, ls="none")
         arrow = None
         if tr.arrows is not None:
             arrow = ax.quiver([tr.path[0, 0]], [tr.path[0, 1]], [0.0], [0.0], color=st["color"], angles="xy",
                               scale_units="xy", scale=1.0, width=0.006, zorder=8, alpha=0.8)
-        cross = ax.text(0, 0, "", color=st["color"], fontsize=13, fontweight="bold", zorder=9,
+        cross = ax.text(0, 0, "", color=st["color"], fontsize=TEXT_MIN_PT, fontweight="bold", zorder=9,
                         ha="center", va="bottom")
         artists.append((tr, st, line, head, arrow, cross))
+    bounds = panel.bounds or panel.surface.bounds
     if panel.legend and len(panel.tracks) > 1:
-        ax.legend(loc="lower right", framealpha=0.9)
+        ax.legend(loc="best", framealpha=0.9)
+    elif panel.labels and len(panel.tracks) > 1:
+        _start_labels(ax, panel.tracks, colors, bounds)
 
-    (x0, x1), (y0, y1) = panel.bounds or panel.surface.bounds
+    (x0, x1), (y0, y1) = bounds
 
     def update(step):
         out = []
@@ -313,18 +565,112 @@ def _path_panel(ax, panel: PathPanel):
     return update
 
 
+def _running_band(values: np.ndarray, window: int):
+    """Trailing running minimum and maximum of ``values`` over ``window`` points (no look-ahead, so
+    an animation reveals nothing of the future)."""
+    pad = np.r_[np.full(window - 1, np.nan), values]
+    view = np.lib.stride_tricks.sliding_window_view(pad, window)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmin(view, axis=1), np.nanmax(view, axis=1)
+
+
+def end_labels(ax, entries, x: float = 1.02):
+    """Labels at the right end of an axes: ``entries`` of ``(text, y in data, colour)``, placed just
+    right of the axes at that height (clamped into the axes); call ``spread_labels`` once the layout is
+    known to pull overlapping ones apart. Returns the texts."""
+    lo, hi = ax.get_ylim()
+    texts = []
+    for text, y, color in entries:
+        y = float(np.clip(y, min(lo, hi), max(lo, hi))) if np.isfinite(y) else hi
+        frac = ax.transLimits.transform(ax.transScale.transform((ax.get_xlim()[0], y)))[1]
+        texts.append(ax.text(x, float(np.clip(frac, 0, 1)), text, transform=ax.transAxes, ha="left", va="center",
+                             color=color, fontsize=TEXT_MIN_PT, clip_on=False))
+    return texts
+
+
+def spread_labels(ax, texts, gap: float = 1.1):
+    """Move ``texts`` (in axes coordinates, one above the other) apart vertically so that none
+    overlaps the next, keeping their order and staying as close to their own heights as possible."""
+    if len(texts) < 2:
+        return texts
+    renderer = ax.figure.canvas.get_renderer()
+    box = ax.get_window_extent(renderer)
+    heights = [t.get_window_extent(renderer).height * gap for t in texts]
+    ys = np.array([box.y0 + t.get_position()[1] * box.height for t in texts])
+    order = np.argsort(ys)
+    placed = ys[order].copy()
+    h = np.array(heights)[order]
+    need = (h[:-1] + h[1:]) / 2
+    for _ in range(len(placed)):  # push up, then shift the whole stack down if it left the axes top
+        for i in range(1, len(placed)):
+            placed[i] = max(placed[i], placed[i - 1] + need[i - 1])
+        over = placed[-1] - box.y1
+        if over > 0:
+            placed -= over
+        below = box.y0 - placed[0]
+        if below > 0:
+            placed += below
+            break
+        if np.all(np.diff(placed) >= need - 1e-6):
+            break
+    for j, t in zip(order, placed):
+        texts[j].set_position((texts[j].get_position()[0], (t - box.y0) / box.height))
+    return texts
+
+
+def direct_labels(ax, lines=None, max_labels: int = MAX_SERIES):
+    """Label the ``lines`` of a static plot (default: every labelled line of ``ax``) at their right ends
+    in their colours, spread apart vertically: the direct labels that replace a legend. More than
+    ``max_labels`` lines get a legend instead (and belong in small multiples). Returns the texts."""
+    lines = [l for l in (lines if lines is not None else ax.get_lines()) if not l.get_label().startswith("_")]
+    if len(lines) > max_labels:
+        ax.legend(handles=lines, loc="best", framealpha=0.9)
+        return []
+    entries = []
+    for line in lines:
+        y = np.asarray(line.get_ydata(), dtype=float)
+        good = y[np.isfinite(y)]
+        entries.append((line.get_label(), good[-1] if good.size else np.nan, line.get_color()))
+    texts = end_labels(ax, entries)
+    ax.figure.draw_without_rendering()
+    return spread_labels(ax, texts)
+
+
 def _series_panel(ax, panel: SeriesPanel, n_steps: int):
-    lines = []
+    lines, bands, specs = [], [], []
     ymin, ymax = np.inf, -np.inf
     for i, (label, spec) in enumerate(panel.series.items()):
-        values, key, ls = (*spec, "-") if len(spec) == 2 else spec
-        st = style(key) if key in STYLE else {"color": key if key.startswith("#") else EXTRA_COLORS[i % 7]}
-        values = np.asarray(values, dtype=float)
-        (line,) = ax.plot([], [], color=st["color"], lw=2.2, ls=ls, label=label)
+        values, key, ls = (*spec, None) if len(spec) == 2 else spec
+        if key in STYLE:
+            st = style(key)
+        elif isinstance(key, str) and matplotlib.colors.is_color_like(key) and not key.isdigit():
+            st = {"color": key}
+        else:  # not a method: black and grey with line styles, no method colour spent on it
+            st = dict(EXTRA_STYLES[i % len(EXTRA_STYLES)])
+        specs.append((label, np.asarray(values, dtype=float), st["color"], ls or st.get("ls", "-")))
+    coloured = any(not is_grey(c) for _, _, c, _ in specs)
+    wide = panel.envelope if not isinstance(panel.envelope, bool) else ([l for l, *_ in specs] if panel.envelope else [])
+    for label, values, color, ls in specs:
+        reference = label in panel.references or color == REFERENCE or (coloured and is_grey(color))
+        lw, z = (1.4, 1.5) if reference else (2.4, 3)
+        (line,) = ax.plot([], [], color=color, lw=lw, ls=ls, label=label, zorder=z,
+                          alpha=1.0 if reference else panel.alpha)
+        band = None
+        if label in wide and not reference:
+            window = max(3, int(np.ceil(len(values) / 150)))
+            lo, hi = _running_band(np.where(np.isfinite(values), values, np.nan), window)
+            band = ax.fill_between([0, 0], [1, 1], [1, 1], color=color, alpha=0.3, lw=0.8, zorder=z - 0.1)
+            band.set_edgecolor(color)
+            line.set_alpha(0.35 * panel.alpha)
+            line.set_linewidth(1.0)
+            bands.append((band, lo, hi))
         lines.append((line, values))
         finite = values[np.isfinite(values) & ((values > 0) if panel.log else True)]
         if finite.size:
             ymin, ymax = min(ymin, finite.min()), max(ymax, finite.max())
+    if not np.isfinite(ymin):
+        ymin, ymax = (1e-3, 1.0) if panel.log else (0.0, 1.0)
     if panel.log:
         ax.set_yscale("log")
         ax.set_ylim(panel.ylim or (ymin / 2, ymax * 2))
@@ -332,22 +678,103 @@ def _series_panel(ax, panel: SeriesPanel, n_steps: int):
         pad = 0.05 * (ymax - ymin or 1.0)
         ax.set_ylim(panel.ylim or (ymin - pad, ymax + pad))
     if panel.hline is not None:
-        ax.axhline(panel.hline, color="#555555", ls="--", lw=1.2, label=panel.hline_label or None)
+        ax.axhline(panel.hline, color="#555555", ls="--", lw=1.2, label=panel.hline_label or None, zorder=1)
     ax.set(xlim=(0, n_steps), xlabel="step", ylabel=panel.ylabel, title=panel.title)
-    ax.legend(loc="best", framealpha=0.9, ncol=panel.legend_columns,
-              fontsize=plt.rcParams["legend.fontsize"] * (0.8 if panel.legend_columns > 1 else 1.0))
+    named = [(l, v, c) for (l, v, c, _) in specs if not str(l).startswith("_")]
+    if panel.hline is not None and panel.hline_label:
+        named.append((panel.hline_label, np.array([panel.hline]), "#555555"))
+    texts = []
+    if panel.legend or (panel.labels and len(named) > MAX_SERIES):
+        if named:
+            ax.legend(loc="best", framealpha=0.9, ncol=panel.legend_columns,
+                      fontsize=plt.rcParams["legend.fontsize"])
+    elif panel.labels and named:
+        ends = []
+        for label, values, color in named:
+            good = values[np.isfinite(values) & ((values > 0) if panel.log else True)]
+            ends.append((label, good[-1] if good.size else np.nan, color))
+        texts = end_labels(ax, ends)
     cursor = ax.axvline(0, color="#888888", lw=1)
 
     def update(step):
         for line, values in lines:
             k = min(step, len(values) - 1)
             line.set_data(np.arange(k + 1), values[:k + 1])
+        out = [l for l, _ in lines]
+        for band, lo, hi in bands:
+            k = min(step, len(lo) - 1)
+            x = np.arange(k + 1)
+            ok = np.isfinite(lo[:k + 1]) & np.isfinite(hi[:k + 1])
+            x, a, b = x[ok], lo[:k + 1][ok], hi[:k + 1][ok]
+            band.set_verts([np.c_[np.r_[x, x[::-1]], np.r_[b, a[::-1]]]] if x.size else [])
+            out.append(band)
         cursor.set_xdata([step, step])
-        return [l for l, _ in lines] + [cursor]
+        return out + [cursor]
 
-    return update
+    return update, texts
 
 
+# ---------------------------------------------------------------------------------------------
+# The family map: how the methods relate (section dividers highlight the current method)
+# ---------------------------------------------------------------------------------------------
+
+# Each method, where it sits on the map (columns: generations, left to right), the method it is built
+# on, and what it changes, in a few words: the lecture's "How the methods relate". Adam also takes
+# momentum's running mean (``FAMILY_ALSO``).
+FAMILY: dict[str, tuple[tuple[float, float], str | None, str]] = {
+    "gd": ((0.0, 2.2), None, "the gradient"),
+    "sgd": ((2.6, 0.2), "gd", "sampled gradient"),
+    "momentum": ((2.6, 4.2), "gd", "sum of gradients"),
+    "adagrad": ((2.6, 2.2), "gd", "rate per coordinate"),
+    "minibatch": ((5.2, 0.2), "sgd", "batch of samples"),
+    "nesterov": ((5.2, 4.2), "momentum", "look ahead"),
+    "rmsprop": ((5.2, 2.2), "adagrad", "forgets old g²"),
+    "adadelta": ((7.8, 0.8), "rmsprop", "units of x"),
+    "adam": ((7.8, 2.8), "rmsprop", "+ momentum"),
+    "amsgrad": ((10.4, 4.6), "adam", "v never shrinks"),
+    "nadam": ((10.4, 3.3), "adam", "Nesterov in Adam"),
+    "adamax": ((10.4, 2.0), "adam", "max, not mean"),
+    "adamw": ((10.4, 0.7), "adam", "decoupled decay"),
+}
+FAMILY_ALSO = {"adam": "momentum"}
+FAMILY_GREY = "#a8a8a8"
+
+
+def family_map(highlight: Sequence[str] = (), ax=None, size=(13.0, 6.6), title: str = "How the methods relate"):
+    """The map of the 13 methods: one box per method with what it changes written under it, arrows from
+    each method to those built on it. Methods in ``highlight`` (and the arrows into them) are in their
+    colours and bold, the rest grey, so that a section divider shows where the lecture is. Big text:
+    the map fills most of a slide. Returns the figure."""
+    unknown = [n for n in highlight if n not in FAMILY]
+    if unknown:
+        raise ValueError(f"highlight must name methods of {sorted(FAMILY)}, got {unknown}")
+    fig, ax = plt.subplots(figsize=size) if ax is None else (ax.figure, ax)
+    big = plt.rcParams["font.size"] * 1.3
+    boxes = {}
+    for name, ((x, y), parent, change) in FAMILY.items():
+        on = name in highlight
+        color = STYLE[name]["color"] if on else FAMILY_GREY
+        boxes[name] = ax.text(x, y, STYLE[name]["label"], ha="center", va="center", fontsize=big, zorder=4,
+                              fontweight="bold" if on else "normal", color="white" if on else "#4a4a4a",
+                              bbox=dict(boxstyle="round,pad=0.3", fc=color if on else "white", ec=color,
+                                        lw=2.5 if on else 1.5))
+        ax.annotate(change, (x, y), xytext=(0, -0.95 * big), textcoords="offset points", ha="center", va="top",
+                    fontsize=TEXT_MIN_PT, color="#1b2230" if on else "#7a7a7a", zorder=4)
+    edges = [(p, n) for n, (_, p, _) in FAMILY.items() if p] + [(p, n) for n, p in FAMILY_ALSO.items()]
+    for parent, name in edges:
+        on = name in highlight
+        ax.annotate("", xy=(0, 0.5), xycoords=boxes[name], xytext=(1, 0.5), textcoords=boxes[parent], zorder=2,
+                    arrowprops=dict(arrowstyle="-|>", color=STYLE[name]["color"] if on else "#c4c4c4",
+                                    lw=3 if on else 1.6, shrinkA=9, shrinkB=9, mutation_scale=22,
+                                    ls="--" if FAMILY_ALSO.get(name) == parent else "-"))
+    ax.set_xlim(-0.9, 11.3)
+    ax.set_ylim(-0.5, 5.0)
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=big, loc="left")
+    return fig
+
+# ---------------------------------------------------------------------------------------------
 # Charts that replace tables (the race, the summary): rows sorted by what they compare, in grey and
 # black, so that no method colour is spent on a contrast that is not a method.
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,205 @@
+"""The drawing rules of the deck (issue 12): colours everyone can tell apart, the compared thing on top,
+labels on the data, time on the stills, a counter clear of the titles, one typeface, the family map."""
+import itertools
+
+import matplotlib
+import numpy as np
+import pytest
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import optimizers as O  # noqa: E402
+import plots as P  # noqa: E402
+
+V, Q = O.SURFACES["valley"], O.SURFACES["quadratic"]
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    plt.close("all")
+
+
+def test_colour_distance_matches_published_values():
+    # CAM02-UCS of sRGB white and black (Luo, Cui & Li 2006 with colorspacious' default viewing
+    # conditions): J' = 100 and 0, so their distance is 100; the review measured AdaGrad (#CC79A7) and
+    # AMSGrad (#44AA99) of the old palette 3.6 apart under deuteranomaly at severity 100.
+    d = P.colour_distances(["#ffffff", "#000000"])
+    assert d["normal"][0, 1] == pytest.approx(100.0, abs=0.5)
+    old = P.colour_distances(["#CC79A7", "#44AA99"])
+    assert old["deuteranomaly"][0, 1] == pytest.approx(3.6, abs=0.05)
+    assert old["normal"][0, 1] > P.MIN_DELTA_E["normal"]  # fine with normal vision, not for everyone
+
+
+def test_every_pair_of_method_colours_is_distinguishable_for_everyone():
+    colors = [s["color"] for s in P.STYLE.values()]
+    P.check_colours(colors, "STYLE")  # raises naming the pair otherwise
+    assert not any(P.is_grey(c) for c in colors), "grey means a reference, never a method"
+    with pytest.raises(ValueError, match=r"AdaGrad|#CC79A7"):
+        P.check_colours(["#CC79A7", "#44AA99"])
+
+
+def _lines(colors):
+    fig, ax = plt.subplots()
+    P.contour(Q, ax)
+    x = np.arange(10)
+    for i, c in enumerate(colors):
+        ax.plot(x, x * (i + 1), color=c)
+    ax.plot(x, x, color=P.REFERENCE)  # grey: a reference, not a series
+    return fig
+
+
+def test_figure_colours_are_the_series_only():
+    fig = _lines([P.STYLE["gd"]["color"], P.STYLE["adam"]["color"]])
+    assert P.figure_colours(fig) == [P.STYLE["gd"]["color"].lower(), P.STYLE["adam"]["color"].lower()]
+    P.check_figure_colours(fig)
+
+
+def test_figure_colour_check_names_the_close_pair():
+    fig = _lines([P.STYLE["gd"]["color"], "#0a77b8"])
+    with pytest.raises(ValueError, match=r"GD \(#0072B2\) and #0A77B8 .* normal vision"):
+        P.check_figure_colours(fig)
+
+
+def test_more_than_five_series_in_colour_is_refused():
+    six = [P.STYLE[n]["color"] for n in ("gd", "sgd", "minibatch", "momentum", "nesterov", "adam")]
+    P.check_figure_colours(_lines(six[:5]))
+    with pytest.raises(ValueError, match="6 series colours, at most 5"):
+        P.check_figure_colours(_lines(six))
+    tracks = [P.Track(O.run(O.demo(n), V, steps=20).path, n) for n in ("gd", "momentum", "nesterov", "adagrad",
+                                                                       "rmsprop", "adam")]
+    with pytest.raises(ValueError, match="small multiples"):
+        P.animate([P.PathPanel(V, tracks)])
+    P.animate([P.PathPanel(V, tracks[:5])])
+
+
+def _compare(**series_kw):
+    gd = O.run(O.demo("gd"), V, steps=60)
+    adam = O.run(O.demo("adam"), V, steps=60)
+    return P.animate([P.PathPanel(V, [P.Track(gd.path, "gd", reference=True), P.Track(adam.path, "adam")]),
+                      P.SeriesPanel({"GD": (gd.loss, P.REFERENCE), "Adam": (adam.loss, "adam")}, **series_kw)],
+                     size=(12.8, 5.6))
+
+
+def _drawn_lines(ax):
+    return {l.get_label(): l for l in ax.lines if not l.get_label().startswith("_")}
+
+
+def test_reference_is_thin_grey_and_underneath():
+    anim = _compare()
+    path_ax, series_ax = anim.fig.axes
+    for ax in (path_ax, series_ax):
+        lines = _drawn_lines(ax)
+        ref, method = lines["GD"], lines["Adam"]
+        assert P.is_grey(ref.get_color()) and not P.is_grey(method.get_color())
+        assert ref.get_zorder() < method.get_zorder() and ref.get_linewidth() < method.get_linewidth()
+    # Without the flag or a grey colour, both are drawn alike: the check above can fail.
+    gd = O.run(O.demo("gd"), V, steps=10).loss
+    a = P.animate([P.SeriesPanel({"GD": (gd, "gd"), "Adam": (gd * 2, "adam")})], n_steps=10)
+    lines = _drawn_lines(a.fig.axes[0])
+    assert lines["GD"].get_zorder() == lines["Adam"].get_zorder()
+
+
+def test_direct_labels_instead_of_a_legend():
+    anim = _compare()
+    anim.fig.canvas.draw()
+    path_ax, series_ax = anim.fig.axes
+    for ax in (path_ax, series_ax):
+        assert ax.get_legend() is None
+        texts = [t for t in ax.texts if t.get_text() in ("GD", "Adam")]
+        assert sorted(t.get_text() for t in texts) == ["Adam", "GD"]
+        colors = {t.get_text(): matplotlib.colors.to_hex(t.get_color()) for t in texts}
+        assert colors["Adam"] == P.STYLE["adam"]["color"].lower()
+        boxes = [t.get_window_extent() for t in texts]
+        assert not boxes[0].overlaps(boxes[1])
+    # The end labels sit right of the axes, beside the data, not over it.
+    end = [t for t in series_ax.texts if t.get_text() == "Adam"][0]
+    assert end.get_window_extent().x0 >= series_ax.get_window_extent().x1
+    legend = _compare(legend=True)
+    assert legend.fig.axes[1].get_legend() is not None
+
+
+def test_end_labels_are_spread_apart():
+    fig, ax = plt.subplots(figsize=(8, 4))
+    x = np.arange(50)
+    for name, off in (("gd", 0.0), ("adam", 0.01), ("momentum", 0.02)):  # three lines ending together
+        ax.plot(x, 1 + off + 0 * x, color=P.STYLE[name]["color"], label=P.STYLE[name]["label"])
+    texts = P.direct_labels(ax)
+    fig.canvas.draw()
+    boxes = [t.get_window_extent() for t in texts]
+    assert len(boxes) == 3 and not any(a.overlaps(b) for a, b in itertools.combinations(boxes, 2))
+
+
+def test_still_marks_time_with_dots():
+    assert [P.dot_every(n) for n in (10, 60, 100, 150, 300, 3000)] == [1, 5, 10, 20, 25, 250]
+    anim = _compare()
+    fig = anim.final_frame()
+    path_ax = fig.axes[0]
+    adam = _drawn_lines(path_ax)["Adam"]
+    every = anim.dot_every
+    assert every == 5 and adam.get_marker() == "o" and adam.get_markevery() == slice(every, None, every)
+    assert len(adam.get_xdata()) == 61  # the whole path, so 12 dots
+    notes = [t.get_text() for t in fig.texts]
+    assert any("dots every 5 steps" in t for t in notes)
+    off = P.animate([P.PathPanel(V, [P.Track(O.run(O.demo("gd"), V, steps=60).path, "gd")], time_dots=False)])
+    assert off.dot_every == 0 and _drawn_lines(off.fig.axes[0])["GD"].get_marker() in ("None", "", None)
+
+
+def test_step_counter_clears_every_title():
+    anim = _compare(title="loss")
+    anim.fig.axes[0].set_title("the valley")
+    anim.update(60)
+    anim.fig.canvas.draw()
+    counter = anim.fig._suptitle
+    assert counter.get_text().strip().endswith("60")
+    box = counter.get_window_extent()
+    for ax in anim.fig.axes:
+        assert not box.overlaps(ax.title.get_window_extent())
+        assert not box.overlaps(ax.get_window_extent())
+    assert box.x1 > 0.9 * anim.fig.bbox.width  # in the top-right corner
+
+
+def test_envelope_draws_a_band_for_an_oscillation():
+    steps = 400
+    wiggle = 10 + 50 * (np.arange(steps + 1) % 2)  # fills in as a block when drawn as a line
+    anim = P.animate([P.SeriesPanel({"clipped": (wiggle, "gd")}, envelope=True)], n_steps=steps)
+    artists = anim.update(steps)
+    band = [a for a in artists if isinstance(a, matplotlib.collections.PolyCollection)]
+    assert len(band) == 1
+    y = band[0].get_paths()[0].vertices[:, 1]
+    assert y.min() == pytest.approx(10) and y.max() == pytest.approx(60)
+    plain = P.animate([P.SeriesPanel({"clipped": (wiggle, "gd")})], n_steps=steps)
+    assert not [a for a in plain.update(steps) if isinstance(a, matplotlib.collections.PolyCollection)]
+
+
+def test_one_typeface_for_text_and_math():
+    from matplotlib import font_manager
+
+    path = font_manager.findfont(font_manager.FontProperties(family=P.FONT_FAMILY))
+    assert path.startswith(str(P.FONTS)) and path.endswith("SourceSansPro-Regular.ttf")
+    assert (P.FONTS / "OFL.txt").exists()
+    assert plt.rcParams["mathtext.fontset"] == "custom" and plt.rcParams["mathtext.rm"] == P.FONT_FAMILY
+    fig, ax = plt.subplots()
+    t = ax.set_title(r"$\eta = 0.1$ in the valley")
+    assert font_manager.findfont(t.get_fontproperties()) == path
+
+
+def test_family_map_highlights_the_current_methods():
+    fig = P.family_map(("momentum", "nesterov"))
+    boxes = {t.get_text(): t for t in fig.axes[0].texts}
+    assert set(boxes) >= {s["label"] for s in P.STYLE.values()}
+    on = {n: matplotlib.colors.to_hex(boxes[P.STYLE[n]["label"]].get_bbox_patch().get_facecolor()) for n in P.STYLE}
+    assert on["momentum"] == P.STYLE["momentum"]["color"].lower() and on["nesterov"] == P.STYLE["nesterov"]["color"].lower()
+    assert all(on[n] == "#ffffff" for n in P.STYLE if n not in ("momentum", "nesterov"))
+    with pytest.raises(ValueError, match="highlight must name methods"):
+        P.family_map(("momentun",))
+
+
+@pytest.mark.parametrize("width", ["60%", "100%"])
+def test_typical_figures_have_readable_text(width):
+    import present as S
+
+    anim = _compare(title="loss")
+    S.check_figure_text(anim.fig, width, "compare")
+    S.check_figure_text(P.family_map(("adam",)), width, "family")
