@@ -298,7 +298,7 @@ def draw_path(ax, path, name: str = "gd", *, markevery=None, **overrides):
     st = style(name, **overrides)
     (line,) = ax.plot(path[:, 0], path[:, 1], color=st["color"], lw=2.2, marker=st["marker"], ms=5,
                       markevery=markevery, label=st["label"], zorder=4)
-    ax.plot(*path[0], marker="o", ms=9, mfc="white", mec=st["color"], mew=2, zorder=6)
+    ax.plot(*path[0], marker="o", ms=9, mfc="white", mec=st["color"], mew=2, zorder=6, ls="none", color=st["color"])
     return line
 
 
