@@ -100,6 +100,15 @@ def _share(width: str) -> float:
     return float(match.group(1)) / 100
 
 
+SLIDE_WIDTH_PX = 1600  # the deck's width (slides/_metadata.yml); reveal.js scales the slide as a whole
+
+
+def _css_width(width: str) -> str:
+    """A figure's CSS width: ``width`` is a share of the slide, not of the column the figure sits in,
+    so it is given in the slide's own pixels (and never wider than its container)."""
+    return f"width:{_share(width) * SLIDE_WIDTH_PX:.0f}px;max-width:100%"
+
+
 def figure_text_px(fig, width: str) -> list[tuple[float, str]]:
     """On-screen size in px of every visible text in ``fig`` (titles, labels, ticks, legends,
     annotations) when the figure is shown across ``width`` of the slide at 1920x1080: sorted
@@ -141,7 +150,7 @@ def figure(fig, name: str, alt: str, width: str = "100%") -> str:
     w, h = fig.canvas.get_width_height(physical=True)
     plt.close(fig)
     label = html.escape(alt, quote=True)
-    return _raw_html(f'<figure class="fig" style="width:{width}">\n'
+    return _raw_html(f'<figure class="fig" style="{_css_width(width)}">\n'
                      f'<img src="media/{name}.png" width="{w}" height="{h}" alt="{label}">\n</figure>')
 
 
@@ -169,7 +178,7 @@ def video(anim, name: str, alt: str, width: str = "100%") -> str:
     plt.close(anim.fig)
     label = html.escape(alt, quote=True)
     return _raw_html(
-        f'<figure class="anim" style="width:{width}">\n'
+        f'<figure class="anim" style="{_css_width(width)}">\n'
         f'<video class="anim-video" data-autoplay muted playsinline controls preload="auto" '
         f'width="{w}" height="{h}" aria-label="{label}" title="{label}">\n'
         f'<source src="media/{name}.mp4" type="video/mp4">\n</video>\n'

@@ -84,11 +84,13 @@ def test_every_figure_cell_has_alt_text_and_every_video_a_unique_name():
     names = []
     for path in DECKS:
         for c in D.cells(text_of(path)):
-            if re.search(r"plt\.(show|subplots|figure)\(", c.source) and not re.search(r"S\.(video|explorer)\(", c.source):
+            if re.search(r"plt\.(show|subplots|figure)\(", c.source) and not re.search(r"S\.(video|explorer|figure)\(", c.source):
                 assert str(c.options.get("fig-alt", "")).strip(), f"cell {c.label} draws a figure without fig-alt"
             for m in re.finditer(r"S\.video\(\s*\w+,\s*\"([^\"]+)\"", c.source):
                 names.append(m.group(1))
                 assert "alt=" in c.source, f"cell {c.label}: video without alt text"
+            for m in re.finditer(r"S\.figure\(", c.source):
+                assert "alt=" in c.source[m.start():], f"cell {c.label}: figure without alt text"
     assert len(names) == len(set(names)), "two animations would write the same media file"
     assert len(names) >= len(SECTIONS) + 5  # every method, and the race, pitfalls and practice animations
 

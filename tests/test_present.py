@@ -109,3 +109,51 @@ def test_figures_script_makes_its_images(tmp_path):
         assert im.size[0] >= 1200
     committed = root / "figures" / "overview.png"
     assert committed.exists(), "figures/overview.png (used by the README) is missing: run figures/make_figures.py"
+
+
+# ------------------------------------------------------------------------------------------------
+# figures readable from the back row
+# ------------------------------------------------------------------------------------------------
+
+def _figure_with_text(size_pt, width_in=8.0):
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(width_in, width_in / 2))
+    ax.plot([0, 1], [0, 1])
+    ax.set_title("a title", fontsize=size_pt)
+    ax.tick_params(labelsize=size_pt)
+    ax.set_xlabel("x", fontsize=size_pt)
+    ax.set_ylabel("y", fontsize=size_pt)
+    return fig
+
+
+def test_figure_text_is_measured_on_screen_from_size_dpi_and_share():
+    # 12 pt on an 8-inch figure shown across half the slide at 1920 px: 12 / 72 * 1920 * 0.5 / 8 = 20 px, any dpi
+    for dpi in (72, 150):
+        fig = _figure_with_text(12)
+        fig.set_dpi(dpi)
+        sizes = {round(px, 6) for px, _ in S.figure_text_px(fig, "50%")}
+        assert sizes == {20.0}
+        S.check_figure_text(fig, "50%", "ok")  # exactly at the limit passes
+        with pytest.raises(ValueError, match=r"11 below it: '0.0' at 16\.0 px"):
+            S.check_figure_text(fig, "40%", "small")
+
+
+def test_figure_refuses_unreadable_text_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.setattr(S, "MEDIA", tmp_path)
+    with pytest.raises(ValueError, match="small-fig: figure text must show at >= 20 px"):
+        S.figure(_figure_with_text(8), "small-fig", alt="A figure with small text.", width="60%")
+    assert not (tmp_path / "small-fig.png").exists()
+    html = S.figure(_figure_with_text(16), "big-fig", alt='A "quoted" figure.', width="60%")
+    assert (tmp_path / "big-fig.png").exists()
+    assert 'style="width:960px;max-width:100%"' in html and 'alt="A &quot;quoted&quot; figure."' in html
+
+
+@pytest.mark.parametrize("width", ["0%", "120%", "50", "half"])
+def test_figure_width_must_be_a_share_of_the_slide(width):
+    with pytest.raises(ValueError, match="width must be a percentage"):
+        S.figure_text_px(_figure_with_text(16), width)
+
+
+def test_notes_are_a_notes_block():
+    assert S.notes("  It took 3 steps.\n") == "\n::: {.notes}\nIt took 3 steps.\n:::\n"
