@@ -142,8 +142,10 @@ def check_figure_text(fig, width: str, name: str):
 
 def figure(fig, name: str, alt: str, width: str = "100%") -> str:
     """Save ``fig`` as ``media/<name>.png`` and return the raw HTML that shows it across ``width`` of the
-    slide with ``alt`` as its text alternative. Checks first that its text is readable at that size."""
+    slide with ``alt`` as its text alternative. Checks first that its text is readable at that size and
+    that its series' colours are few and distinguishable for everyone (``plots.check_figure_colours``)."""
     check_figure_text(fig, width, name)
+    P.check_figure_colours(fig, name)
     MEDIA.mkdir(parents=True, exist_ok=True)
     png = MEDIA / f"{name}.png"
     fig.savefig(png, dpi=fig.dpi)
@@ -162,8 +164,9 @@ def notes(text: str) -> str:
 def video(anim, name: str, alt: str, width: str = "100%") -> str:
     """Encode ``anim`` (a ``plots.Animation``) as ``media/<name>.mp4`` with a still ``media/<name>.png``
     of the full path; return the raw HTML that shows the video on screen and the still in print.
-    Checks first that the animation's text is readable at ``width``."""
+    Checks first that the animation's text is readable at ``width`` and its colours distinguishable."""
     check_figure_text(anim.fig, width, name)
+    P.check_figure_colours(anim.fig, name)
     MEDIA.mkdir(parents=True, exist_ok=True)
     mp4, png = MEDIA / f"{name}.mp4", MEDIA / f"{name}.png"
     w, h = anim.fig.canvas.get_width_height(physical=True)

@@ -157,3 +157,15 @@ def test_figure_width_must_be_a_share_of_the_slide(width):
 
 def test_notes_are_a_notes_block():
     assert S.notes("  It took 3 steps.\n") == "\n::: {.notes}\nIt took 3 steps.\n:::\n"
+
+
+def test_figure_refuses_colours_that_not_everyone_can_tell_apart(tmp_path, monkeypatch):
+    import matplotlib.pyplot as plt
+
+    monkeypatch.setattr(S, "MEDIA", tmp_path)
+    fig = _figure_with_text(16)
+    fig.axes[0].plot([0, 1], [1, 0], color="#0A77B8")  # beside matplotlib's default blue #1f77b4: too close
+    with pytest.raises(ValueError, match="close-colours"):
+        S.figure(fig, "close-colours", alt="Two lines in nearly the same blue.", width="60%")
+    assert not (tmp_path / "close-colours.png").exists()
+    plt.close("all")
