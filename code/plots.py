@@ -729,7 +729,7 @@ FAMILY: dict[str, tuple[tuple[float, float], str | None, str]] = {
     "minibatch": ((5.2, 0.2), "sgd", "batch of samples"),
     "nesterov": ((5.2, 4.2), "momentum", "look ahead"),
     "rmsprop": ((5.2, 2.2), "adagrad", "forgets old g²"),
-    "adadelta": ((7.8, 0.8), "rmsprop", "units of x"),
+    "adadelta": ((7.8, 1.2), "adagrad", "units of x, no η"),  # from AdaGrad, as RMSprop (Zeiler 2012)
     "adam": ((7.8, 2.8), "rmsprop", "+ momentum"),
     "amsgrad": ((10.4, 4.6), "adam", "v never shrinks"),
     "nadam": ((10.4, 3.3), "adam", "Nesterov in Adam"),
