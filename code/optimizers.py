@@ -1016,7 +1016,7 @@ def run(optimizer: Optimizer, problem: Surface | LeastSquares, start=None, steps
             x = points[i].T
             if record_state:
                 history.append(state)
-        losses, diverged_at = _score(points, value, centre, limit, elementwise=data is None)
+        losses, diverged_at = _loss_and_divergence(points, value, centre, limit, elementwise=data is None)
 
     path, loss = np.swapaxes(points.T, -1, -2), losses.T  # (..., steps + 1, 2), (..., steps + 1)
     diverged_at = diverged_at.T
@@ -1036,7 +1036,7 @@ def run(optimizer: Optimizer, problem: Surface | LeastSquares, start=None, steps
     return Trajectory(path, loss, diverged, diverged_at, states)
 
 
-def _score(points: np.ndarray, value: Callable, centre, limit, elementwise: bool):
+def _loss_and_divergence(points: np.ndarray, value: Callable, centre, limit, elementwise: bool):
     """The loss at every point ``run`` stored and, per run, the first step out of bounds (-1 if none).
 
     ``points`` has ``run``'s layout, ``(steps + 1, 2, *reversed batch shape)``; both results have it
