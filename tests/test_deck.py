@@ -3,6 +3,7 @@ import base64
 import re
 import shutil
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -235,3 +236,19 @@ def test_asis_output_has_no_leftover_python_reprs(executed):
                 text = outputs_text(c)
                 assert "np.float64(" not in text and "array(" not in text, f"cell {c.label} prints a Python repr"
                 assert text.count("```") % 2 == 0, f"cell {c.label} leaves a code fence open"
+
+
+def test_slides_and_figures_share_one_typeface():
+    """The theme's font is the project's own files (fonts/), the very files plots.py gives matplotlib."""
+    import plots as P
+
+    header = (D.ROOT / "slides" / "includes" / "fonts.html").read_text()
+    files = re.findall(r'url\("\.\./fonts/([\w-]+\.ttf)"\)', header)
+    assert len(files) == 6 and all((D.ROOT / "fonts" / f).exists() for f in files)
+    assert re.search(r'^\$font-family-sans-serif: "Deck Sans"', (D.ROOT / "slides" / "theme.scss").read_text(), re.M)
+    meta = D.deck_metadata(D.ROOT / "slides" / "lecture.qmd")["format"]["revealjs"]
+    assert "includes/fonts.html" in meta["include-in-header"] and "../fonts/*.ttf" in meta["resources"]
+    from matplotlib import font_manager
+
+    used = font_manager.findfont(font_manager.FontProperties(family=P.plt.rcParams["font.family"]))
+    assert Path(used).parent == D.ROOT / "fonts", f"matplotlib draws with {used}"
