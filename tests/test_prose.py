@@ -31,11 +31,14 @@ ALLOWED = {
     "100": "a formula's constant (Rosenbrock's b = 100)",
 }
 YEAR = re.compile(r"^(1[6-9]\d\d|20[0-2]\d)[a-z]?$")
-NUMERAL = re.compile(r"(?<![\w.\\^_{])(\d[\d,]*(?:\.\d+)?)(?![\w])")
+# A power of ten written 1e-6 is a tolerance or a default (a definition), read as one token.
+POWER_OF_TEN = re.compile(r"^1e[-+]?\d+$")
+NUMERAL = re.compile(r"(?<![\w.\\^_{])(\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?)(?![\w])")
 # Not prose about runs: math indices (x_1, beta_2, m_{t-1}), exponents (10^{-6}), slide ids, file names.
 STRIP = [re.compile(p) for p in [
     r"(?s)```.*?```",                  # code blocks and cells
     r"(?s)<!--.*?-->",                 # HTML comments
+    r"\blines? \d+(?:(?: and |-|, )\d+)*",  # points at lines of the code shown beside it: not a result
     r"\*\(\d+(?:\.\d+)? minutes?\)\*",    # a section's planned minutes: a plan, not a result
     r"\{\{<.*?>\}\}",                  # shortcodes
     r"\{[#.][^}]*\}",                  # attributes {#id .class}
@@ -87,7 +90,7 @@ def typed_numbers(text: str) -> list[str]:
     found = []
     for m in NUMERAL.finditer(text):
         value = m.group(1).rstrip(",")
-        if value in ALLOWED or YEAR.match(value):
+        if value in ALLOWED or YEAR.match(value) or POWER_OF_TEN.match(value):
             continue
         found.append(value)
     return found
@@ -128,3 +131,5 @@ print(S.video(anim, "m", alt=f"Momentum reaches the minimum in {n} steps."))
     typed_note = clean.replace("{steps} steps", "over a hundred steps, 1,280 gradients")
     assert typed_numbers(prose_in_cells(typed_note)) == ["1,280"]
     assert typed_numbers(prose_of_markdown("::: {.notes}\nthe median is 0.13\n:::")) == ["0.13"]
+    assert typed_numbers(prose_of_markdown("Below 1e-6 for good; line 5 and lines 8 and 9 of the code.")) == []
+    assert typed_numbers(prose_of_markdown("It reached 2.5e-09 at step 12.")) == ["2.5e-09", "12"]
