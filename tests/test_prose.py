@@ -26,6 +26,8 @@ ALLOWED = {
     "0.5": "a formula's constant (the half of a squared error; Nadam's 0.5 * 0.96^(t psi))",
     "0.96": "Nadam's momentum schedule constant (Dozat 2016, PyTorch)",
     "0.004": "Nadam's momentum_decay default and Keras' AdamW decay default",
+    "4e-3": "Nadam's momentum_decay default (PyTorch NAdam), the same definition as 0.004",
+    "2e-3": "PyTorch's default lr of Adamax and NAdam (a library default; no run in the deck uses it)",
     "20": "the valley's condition number (its definition: 2 / 0.1)",
     "10": "a formula's base (10^-6, ten times) and the range test's factor",
     "100": "a formula's constant (Rosenbrock's b = 100)",
