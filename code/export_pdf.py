@@ -14,6 +14,10 @@ Chromium is found in $CHROMIUM, then on PATH (chromium, chromium-browser, google
 usual macOS locations. Each PDF is written to a temporary file and renamed only when complete, and the
 whole export has a time limit. Run by Quarto as a post-render script, it exports only when the whole
 project was rendered (QUARTO_PROJECT_RENDER_ALL), and a missing Chromium is a warning, not a failure.
+
+Printing takes a dozen seconds, so the PDFs are kept in the build cache (``cache.py``) under a hash of
+what they print (``print_key``: the rendered page, every file of its folder it can load, this script):
+when that is unchanged they are copied back instead of printed again (``--force`` prints anyway).
 """
 from __future__ import annotations
 
@@ -104,20 +108,44 @@ def print_pdf(browser, deck: Path, out: Path, notes: bool, deadline: float) -> i
         page.close()
 
 
+def print_key(deck: Path) -> str:
+    """Hash of everything the PDFs of ``deck`` are printed from: the page, the files beside it that it
+    can load (its ``media/`` and ``<stem>_files/`` folders: videos' stills, reveal.js, the theme, the
+    fonts) and this script (how it prints)."""
+    import cache
+
+    deck = Path(deck)
+    folders = [deck.parent / "media", deck.parent / f"{deck.stem}_files"]
+    return cache.digest("pdf", cache.file_digest(deck, *[f for f in folders if f.is_dir()]),
+                        Path(__file__).read_bytes())
+
+
 def export(deck: Path, out_dir: Path | None = None, timeout: float = 300.0, chromium: str | None = None,
-           browser=None) -> list[Path]:
+           browser=None, force: bool = False) -> list[Path]:
     """Export ``deck`` to ``<stem>.pdf`` and ``<stem>-notes.pdf`` in ``out_dir`` (default: beside it),
-    with a Chromium it launches (or ``browser``, an already launched Playwright browser)."""
-    from playwright.sync_api import Error as PlaywrightError
-    from playwright.sync_api import sync_playwright
+    with a Chromium it launches (or ``browser``, an already launched Playwright browser). Unless
+    ``force``, PDFs printed before from the same inputs (``print_key``) are copied from the cache."""
+    import cache
 
     deck = Path(deck)
     if not deck.exists():
         raise ExportError(f"no rendered deck at {deck}: run `quarto render` first")
+    out_dir = Path(out_dir or deck.parent)
+    outputs = [out_dir / f"{deck.stem}{suffix}.pdf" for suffix in ("", "-notes")]
+    key = print_key(deck)
+    if not force and cache.restore(key, outputs, kind="pdf"):
+        return outputs
+    written = _export(deck, out_dir, timeout, chromium, browser)
+    cache.store(key, written, kind="pdf")
+    return written
+
+
+def _export(deck: Path, out_dir: Path, timeout: float, chromium: str | None, browser) -> list[Path]:
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
     chromium = chromium or find_chromium()
     if browser is None and chromium is None:
         raise ExportError(f"PDF export needs Chromium or Chrome, and none was found: {HOW_TO_GET}")
-    out_dir = Path(out_dir or deck.parent)
     deadline = time.monotonic() + timeout
 
     def both(b):
@@ -147,6 +175,7 @@ def main(argv=None) -> int:
     parser.add_argument("deck", nargs="?", help="rendered deck (default: <output-dir>/slides/lecture.html)")
     parser.add_argument("--out-dir", help="where the PDFs go (default: beside the deck)")
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds for the whole export (default 300)")
+    parser.add_argument("--force", action="store_true", help="print even when the cache holds these PDFs")
     args = parser.parse_args(argv)
 
     post_render = "QUARTO_PROJECT_OUTPUT_DIR" in os.environ
@@ -155,7 +184,7 @@ def main(argv=None) -> int:
     output_dir = Path(os.environ.get("QUARTO_PROJECT_OUTPUT_DIR", ROOT / "_site"))
     deck = Path(args.deck) if args.deck else output_dir / DEFAULT_DECK
     try:
-        for path in export(deck, args.out_dir, args.timeout):
+        for path in export(deck, args.out_dir, args.timeout, force=args.force):
             print(f"wrote {path}")
     except ExportError as err:
         print(f"export_pdf: {err}", file=sys.stderr)

@@ -382,6 +382,9 @@ class Animation:
     update: object  # update(step) -> list of artists to draw
     static_artists: list = field(default_factory=list)
     dot_every: int = 0  # the paths carry a dot every this many steps (0: none)
+    # What ``animate`` drew it from (its panels and keyword arguments, as given): with this module's
+    # source, everything the frames depend on, so ``present.video`` keys its cached media on it.
+    spec: dict | None = None
 
     def frames(self):
         """Yield each frame as an ``(height, width, 4)`` RGBA uint8 array (a view of the canvas, valid
@@ -435,6 +438,8 @@ def animate(panels: Sequence, *, n_steps: int | None = None, max_frames: int = 9
     top-right corner, in a row of its own above the panels (never over a panel title), with the
     ``suptitle`` and the time-dot note on the left of that row. ``ValueError`` when an axes would show
     more than ``max_series`` series in colour."""
+    spec = dict(panels=tuple(panels), n_steps=n_steps, max_frames=max_frames, size=size, dpi=dpi, widths=widths,
+                suptitle=suptitle, rows=rows, mosaic=mosaic, heights=heights, max_series=max_series)
     if n_steps is None:
         n_steps = max(len(t.path) - 1 for p in panels if isinstance(p, PathPanel) for t in p.tracks)
     if mosaic:
@@ -476,7 +481,7 @@ def animate(panels: Sequence, *, n_steps: int | None = None, max_frames: int = 9
         counter.set_text(f"step {step:>4d}")
         return artists + [counter]
 
-    return Animation(fig, n_steps, frame_steps(n_steps, max_frames), update, dot_every=every)
+    return Animation(fig, n_steps, frame_steps(n_steps, max_frames), update, dot_every=every, spec=spec)
 
 
 _HALO = [matplotlib.patheffects.withStroke(linewidth=4, foreground="white")]

@@ -25,6 +25,7 @@ import imageio_ffmpeg
 import matplotlib.pyplot as plt
 import numpy as np
 
+import cache as C
 import optimizers as O
 import plots as P
 
@@ -148,7 +149,7 @@ def figure(fig, name: str, alt: str, width: str = "100%") -> str:
     P.check_figure_colours(fig, name)
     MEDIA.mkdir(parents=True, exist_ok=True)
     png = MEDIA / f"{name}.png"
-    fig.savefig(png, dpi=fig.dpi)
+    fig.savefig(png, dpi=fig.dpi, metadata=PNG_METADATA)
     w, h = fig.canvas.get_width_height(physical=True)
     plt.close(fig)
     label = html.escape(alt, quote=True)
@@ -161,24 +162,56 @@ def notes(text: str) -> str:
     return f"\n::: {{.notes}}\n{text.strip()}\n:::\n"
 
 
-def video(anim, name: str, alt: str, width: str = "100%") -> str:
-    """Encode ``anim`` (a ``plots.Animation``) as ``media/<name>.mp4`` with a still ``media/<name>.png``
-    of the full path; return the raw HTML that shows the video on screen and the still in print.
-    Checks first that the animation's text is readable at ``width`` and its colours distinguishable."""
-    check_figure_text(anim.fig, width, name)
-    P.check_figure_colours(anim.fig, name)
-    MEDIA.mkdir(parents=True, exist_ok=True)
-    mp4, png = MEDIA / f"{name}.mp4", MEDIA / f"{name}.png"
+# The encoder's settings, part of every video's cache key. x264 is deterministic for given settings and
+# thread count, so the thread count is fixed too: the same frames give the same bytes on any machine.
+ENCODER = {"codec": "libx264", "fps": FPS, "pix_fmt_in": "rgba", "macro_block_size": 16,
+           "output_params": ["-crf", "27", "-preset", "veryfast", "-tune", "animation", "-threads", "2",
+                             "-movflags", "+faststart"]}
+PNG_METADATA = {"Software": None}  # no library version in the stills: the bytes depend on the pixels only
+BUILT: list[str] = []  # names of the videos this process encoded (not taken from the cache), for tests
+
+
+@functools.lru_cache(maxsize=1)
+def _video_code_key() -> str:
+    """Everything a video depends on besides its animation's spec: the drawing code (plots.py), the fonts,
+    this module's checks and encoding, the encoder's settings and the versions of the libraries and of
+    the ffmpeg binary. Computed once per process (the code does not change while the deck runs)."""
+    own = [video, _encode_video, check_figure_text, figure_text_px, _drawn, _share, _video_html, _css_width]
+    return C.digest("video", C.file_digest(Path(P.__file__), P.FONTS), [inspect.getsource(f) for f in own],
+                    ENCODER, PNG_METADATA, SCREEN_WIDTH_PX, MIN_FIGURE_TEXT_PX, SLIDE_WIDTH_PX,
+                    C.versions("matplotlib", "numpy", "imageio-ffmpeg", "colorspacious"),
+                    imageio_ffmpeg.get_ffmpeg_version())
+
+
+def video_key(anim, width: str = "100%") -> str:
+    """The content key of ``anim``'s video and still: its spec (panels and keyword arguments of
+    ``plots.animate``, arrays by value), the width its text is checked at, matplotlib's settings, and
+    ``_video_code_key``. ``ValueError`` for an animation that ``plots.animate`` did not make."""
+    if getattr(anim, "spec", None) is None:
+        raise ValueError("anim must come from plots.animate (it records the spec the cache key is made of)")
+    rc = {k: repr(v) for k, v in sorted(plt.rcParams.items())}
+    return C.digest(anim.spec, _share(width), rc, _video_code_key())
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    """Width and height of a PNG from its header (the IHDR chunk)."""
+    with open(path, "rb") as f:
+        head = f.read(24)
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def _encode_video(anim, mp4: Path, png: Path):
+    """Draw ``anim``'s frames (blitting) into ffmpeg, which encodes them as they come, then save the still."""
     w, h = anim.fig.canvas.get_width_height(physical=True)
-    writer = imageio_ffmpeg.write_frames(
-        str(mp4), (w, h), pix_fmt_in="rgba", fps=FPS, codec="libx264", quality=None, macro_block_size=16,
-        output_params=["-crf", "27", "-preset", "veryfast", "-tune", "animation", "-movflags", "+faststart"])
+    writer = imageio_ffmpeg.write_frames(str(mp4), (w, h), quality=None, **ENCODER)
     writer.send(None)
     for frame in anim.frames():
         writer.send(frame)
     writer.close()
-    anim.final_frame().savefig(png, dpi=anim.fig.dpi)
-    plt.close(anim.fig)
+    anim.final_frame().savefig(png, dpi=anim.fig.dpi, metadata=PNG_METADATA)
+
+
+def _video_html(name: str, alt: str, width: str, w: int, h: int) -> str:
     label = html.escape(alt, quote=True)
     return _raw_html(
         f'<figure class="anim" style="{_css_width(width)}">\n'
@@ -186,6 +219,25 @@ def video(anim, name: str, alt: str, width: str = "100%") -> str:
         f'width="{w}" height="{h}" aria-label="{label}" title="{label}">\n'
         f'<source src="media/{name}.mp4" type="video/mp4">\n</video>\n'
         f'<img class="anim-still" src="media/{name}.png" alt="{label}">\n</figure>')
+
+
+def video(anim, name: str, alt: str, width: str = "100%") -> str:
+    """Encode ``anim`` (a ``plots.Animation``) as ``media/<name>.mp4`` with a still ``media/<name>.png``
+    of the full path; return the raw HTML that shows the video on screen and the still in print.
+    Checks first that the animation's text is readable at ``width`` and its colours distinguishable.
+    The pair is taken from the build cache (``cache``) when everything it is made from is unchanged
+    (``video_key``): then nothing is drawn or encoded, and the files are the bytes a new encode gives."""
+    MEDIA.mkdir(parents=True, exist_ok=True)
+    mp4, png = MEDIA / f"{name}.mp4", MEDIA / f"{name}.png"
+    key = video_key(anim, width)
+    if not C.restore(key, [mp4, png]):
+        check_figure_text(anim.fig, width, name)
+        P.check_figure_colours(anim.fig, name)
+        _encode_video(anim, mp4, png)
+        C.store(key, [mp4, png])
+        BUILT.append(name)
+    plt.close(anim.fig)
+    return _video_html(name, alt, width, *_png_size(png))
 
 
 EXPLORER_JS = Path(__file__).with_name("explorer.js")

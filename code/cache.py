@@ -1,0 +1,305 @@
+"""A content-addressed build cache: an expensive artefact is reused only when everything it is made from
+is unchanged, so the deck re-renders in seconds and never shows a stale picture.
+
+* ``digest(*parts)`` hashes Python values canonically (numpy arrays by dtype, shape and bytes; dataclasses,
+  dicts, sequences, numbers, strings; functions by their compiled code, defaults, closure and the globals
+  they read), so equal inputs give equal keys in every process and on every machine with the same versions;
+* ``restore(key, outputs)`` / ``store(key, outputs)``: files kept under their key (an animation's video
+  and still), copied back to where the deck wants them;
+* ``memo(fn, *args, **kwargs)``: a computation (a network sweep) reused when the source of the modules
+  of ``code/`` it runs, its arguments (data included) and the library versions are unchanged.
+
+The cache lives in ``.cache/`` at the project root (``$OPTIMIZERS_CACHE_DIR`` overrides it), ignored by
+git; deleting it at any time only costs a slower render, never a different one: every artefact is built
+deterministically, so a rebuilt file is byte-identical to the cached one. Nothing here draws or computes.
+"""
+from __future__ import annotations
+
+import ast
+import dataclasses
+import enum
+import functools
+import hashlib
+import importlib.metadata
+import os
+import pickle
+import platform
+import shutil
+import struct
+import sys
+import tempfile
+import types
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+CODE = Path(__file__).resolve().parent
+
+
+def cache_dir() -> Path:
+    """Where entries live: ``$OPTIMIZERS_CACHE_DIR``, else ``<project>/.cache`` (read at every call, so a
+    test or a render may point it elsewhere)."""
+    return Path(os.environ.get("OPTIMIZERS_CACHE_DIR") or ROOT / ".cache")
+
+
+# ---------------------------------------------------------------------------------------------
+# Canonical hashing
+# ---------------------------------------------------------------------------------------------
+
+def digest(*parts) -> str:
+    """Hex SHA-256 of ``parts``, hashed canonically (``feed``): the same values give the same key in any
+    process; a value of a type it cannot hash faithfully raises ``TypeError`` rather than hash its id."""
+    h = hashlib.sha256()
+    feed(h, parts)
+    return h.hexdigest()
+
+
+def _tag(h, tag: str, payload: bytes = b""):
+    h.update(tag.encode() + b"\0" + struct.pack("<Q", len(payload)) + payload)
+
+
+def feed(h, obj, _seen=None):
+    """Add ``obj`` to hash ``h``: every value is tagged with its kind and, for variable-size data, its length,
+    so that different structures never give the same byte stream."""
+    seen = _seen if _seen is not None else set()
+    if obj is None or obj is Ellipsis or isinstance(obj, (bool, np.bool_, enum.Enum)):
+        _tag(h, type(obj).__qualname__, repr(bool(obj) if isinstance(obj, np.bool_) else obj).encode())
+    elif isinstance(obj, (int, np.integer)):
+        _tag(h, "int", str(int(obj)).encode())
+    elif isinstance(obj, (float, np.floating)):
+        _tag(h, "float", float(obj).hex().encode())  # exact, and 0.1 == np.float64(0.1)
+    elif isinstance(obj, complex):
+        _tag(h, "complex", f"{obj.real.hex()},{obj.imag.hex()}".encode())
+    elif isinstance(obj, str):
+        _tag(h, "str", obj.encode("utf-8", "surrogatepass"))
+    elif isinstance(obj, (bytes, bytearray, memoryview)):
+        _tag(h, "bytes", bytes(obj))
+    elif isinstance(obj, np.ndarray):
+        if obj.dtype.hasobject:
+            _tag(h, "object-array", repr(obj.shape).encode())
+            for item in obj.ravel():
+                feed(h, item, seen)
+        else:
+            _tag(h, "array", f"{obj.dtype.str}{obj.shape}".encode())
+            h.update(np.ascontiguousarray(obj).tobytes())
+    elif isinstance(obj, Path):
+        _tag(h, "path", str(obj).encode())
+    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        _tag(h, "dataclass", f"{type(obj).__module__}.{type(obj).__qualname__}".encode())
+        for f in dataclasses.fields(obj):
+            feed(h, f.name, seen)
+            feed(h, getattr(obj, f.name), seen)
+    elif isinstance(obj, tuple) and hasattr(obj, "_fields"):  # a NamedTuple: its class and fields
+        _tag(h, "namedtuple", f"{type(obj).__module__}.{type(obj).__qualname__}".encode())
+        feed(h, dict(zip(obj._fields, obj)), seen)
+    elif isinstance(obj, (list, tuple)):
+        _tag(h, type(obj).__name__, str(len(obj)).encode())
+        for item in obj:
+            feed(h, item, seen)
+    elif isinstance(obj, dict):  # in insertion order: the order is part of what is drawn (labels, colours)
+        _tag(h, "dict", str(len(obj)).encode())
+        for k, v in obj.items():
+            feed(h, k, seen)
+            feed(h, v, seen)
+    elif isinstance(obj, (set, frozenset)):
+        _tag(h, "set", str(len(obj)).encode())
+        for d in sorted(digest(item) for item in obj):
+            h.update(d.encode())
+    elif isinstance(obj, range):
+        _tag(h, "range", f"{obj.start},{obj.stop},{obj.step}".encode())
+    elif isinstance(obj, slice):
+        _tag(h, "slice")
+        feed(h, (obj.start, obj.stop, obj.step), seen)
+    elif isinstance(obj, functools.partial):
+        _tag(h, "partial")
+        feed(h, (obj.func, obj.args, obj.keywords), seen)
+    elif isinstance(obj, (types.FunctionType, types.MethodType)):
+        _feed_function(h, obj, seen)
+    elif isinstance(obj, types.CodeType):
+        _feed_code(h, obj, seen)
+    elif isinstance(obj, (types.ModuleType, types.BuiltinFunctionType, type, np.ufunc)):
+        # By name: third-party code is covered by the versions in the key, the project's by its source.
+        _tag(h, "named", f"{getattr(obj, '__module__', '')}.{getattr(obj, '__qualname__', obj.__name__)}".encode())
+    elif isinstance(obj, np.dtype):
+        _tag(h, "dtype", obj.str.encode())
+    else:
+        raise TypeError(f"cache.digest cannot hash a {type(obj).__qualname__} faithfully; pass its data instead")
+
+
+def _feed_code(h, code: types.CodeType, seen):
+    """A compiled function body: bytecode, constants (nested bodies included) and the names it reads;
+    not line numbers, so moving a function in its file keeps its key."""
+    _tag(h, "code", code.co_code)
+    feed(h, code.co_names, seen)
+    feed(h, code.co_varnames, seen)
+    _tag(h, "consts", str(len(code.co_consts)).encode())
+    for c in code.co_consts:
+        feed(h, c, seen)
+
+
+def _global_names(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for c in code.co_consts:
+        if isinstance(c, types.CodeType):
+            names |= _global_names(c)
+    return names
+
+
+def _feed_function(h, fn, seen):
+    """A function by what it computes: its code, defaults, closure and every global it reads (functions
+    recursively, data by value, modules by name), so a change in a helper it calls changes its key."""
+    if isinstance(fn, types.MethodType):
+        _tag(h, "method")
+        feed(h, (fn.__func__, fn.__self__), seen)
+        return
+    ident = id(fn)
+    _tag(h, "function", f"{fn.__module__}.{fn.__qualname__}".encode())
+    if ident in seen:  # recursion: the name is enough the second time
+        return
+    seen.add(ident)
+    _feed_code(h, fn.__code__, seen)
+    feed(h, (fn.__defaults__, fn.__kwdefaults__ or {}), seen)
+    feed(h, tuple(c.cell_contents for c in fn.__closure__ or ()), seen)
+    for name in sorted(_global_names(fn.__code__)):
+        if name in fn.__globals__:
+            value = fn.__globals__[name]
+            feed(h, name, seen)
+            try:
+                sub = hashlib.sha256()
+                feed(sub, value, seen)
+                h.update(sub.digest())
+            except TypeError:  # an object the function only passes on (a logger, a lock): its type
+                _tag(h, "opaque", type(value).__qualname__.encode())
+
+
+def file_digest(*paths) -> str:
+    """SHA-256 over the names and bytes of ``paths`` (files, or folders read recursively in sorted order)."""
+    h = hashlib.sha256()
+    for p in paths:
+        p = Path(p)
+        for f in sorted(p.rglob("*")) if p.is_dir() else [p]:
+            if f.is_file() and "__pycache__" not in f.parts:
+                _tag(h, "file", str(f.relative_to(p.parent) if p.is_dir() else f.name).encode())
+                h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def versions(*dists: str) -> dict[str, str]:
+    """Installed versions of ``dists`` (``"missing"`` when one is not installed), with Python's."""
+    out = {"python": platform.python_version()}
+    for d in dists:
+        try:
+            out[d] = importlib.metadata.version(d)
+        except importlib.metadata.PackageNotFoundError:
+            out[d] = "missing"
+    return out
+
+
+def local_sources(module_file: Path) -> list[Path]:
+    """``module_file`` and every module of ``code/`` it imports, directly or through another: the source a
+    computation in that module may run (third-party libraries are covered by their versions)."""
+    found, todo = [], [Path(module_file).resolve()]
+    while todo:
+        path = todo.pop()
+        if path in found:
+            continue
+        found.append(path)
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module and not node.level else []
+            todo += [CODE / f"{n.split('.')[0]}.py" for n in names if (CODE / f"{n.split('.')[0]}.py").exists()]
+    return sorted(found)
+
+
+# ---------------------------------------------------------------------------------------------
+# Entries: files kept under a key
+# ---------------------------------------------------------------------------------------------
+
+def _entry(kind: str, key: str) -> Path:
+    return cache_dir() / kind / key[:2] / key
+
+
+def restore(key: str, outputs, kind: str = "media") -> bool:
+    """Copy the entry ``key``'s files to ``outputs`` (paths; an entry file is named by its output's
+    suffix) and return True, or return False when the entry is missing or incomplete. An output that
+    already holds the same bytes is left untouched (its modification time too)."""
+    entry = _entry(kind, key)
+    sources = [entry / f"file{Path(o).suffix}" for o in outputs]
+    if not all(s.is_file() for s in sources):
+        return False
+    for src, out in zip(sources, outputs):
+        out = Path(out)
+        data = src.read_bytes()
+        if out.is_file() and out.stat().st_size == len(data) and out.read_bytes() == data:
+            continue
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
+        tmp.write_bytes(data)
+        os.replace(tmp, out)
+    return True
+
+
+def store(key: str, outputs, kind: str = "media"):
+    """Keep copies of ``outputs`` as the entry ``key``: written to a temporary folder and renamed into
+    place whole, so a reader never sees half an entry, and two writers of one key do not clash."""
+    entry = _entry(kind, key)
+    if entry.is_dir():
+        return
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{key[:12]}-", dir=entry.parent))
+    try:
+        for out in outputs:
+            shutil.copyfile(out, tmp / f"file{Path(out).suffix}")
+        os.replace(tmp, entry)
+    except OSError:
+        if not entry.is_dir():
+            raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Computations
+# ---------------------------------------------------------------------------------------------
+
+MEMO_VERSIONS = ("numpy", "scikit-learn", "scipy")
+HITS: list[str] = []  # what this process took from the cache, and what it computed (for tests)
+MISSES: list[str] = []
+
+
+def memo_key(fn, *args, **kwargs) -> str:
+    """The key of ``fn(*args, **kwargs)``: the source of ``fn``'s module and of every module of ``code/``
+    it imports, ``fn``'s name, the arguments by value, and the versions of the numeric libraries."""
+    module = sys.modules.get(fn.__module__)
+    module_file = Path(getattr(module, "__file__", "") or "")
+    if module_file.parent.resolve() != CODE:
+        raise ValueError(f"fn must be a function of a module in {CODE}, got {fn.__module__}.{fn.__qualname__}")
+    sources = local_sources(module_file)
+    return digest("memo", fn.__module__, fn.__qualname__, file_digest(*sources), args, kwargs,
+                  versions(*MEMO_VERSIONS))
+
+
+def memo(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)``, computed once and then read back from the cache while the source of the
+    code it runs (its module in ``code/`` and the modules of ``code/`` that imports), its arguments and
+    the library versions are unchanged. ``fn`` must be deterministic and its result picklable."""
+    key = memo_key(fn, *args, **kwargs)
+    path = _entry("memo", key) / "result.pickle"
+    label = f"{fn.__qualname__}:{key[:12]}"
+    if path.is_file():
+        try:
+            with open(path, "rb") as f:
+                result = pickle.load(f)
+            HITS.append(label)
+            return result
+        except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
+            pass  # a damaged or outdated entry: computed again below
+    MISSES.append(label)
+    result = fn(*args, **kwargs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".result.{os.getpid()}.part")
+    with open(tmp, "wb") as f:
+        pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
+    return result

@@ -1,0 +1,211 @@
+"""The build cache never serves a stale artefact and never rebuilds a fresh one (code/cache.py), the
+pre-render step drops frozen results whose sources changed (code/prerender.py), and the PDF export is
+skipped when what it prints is unchanged (code/export_pdf.py)."""
+import hashlib
+import inspect
+import os
+import shutil
+import sys
+
+import numpy as np
+import pytest
+
+import cache as C
+import optimizers as O
+import plots as P
+import present as S
+
+Q, V = O.SURFACES["quadratic"], O.SURFACES["valley"]
+
+
+@pytest.fixture
+def build(tmp_path, monkeypatch):
+    """A fresh cache and media folder; ``build()`` makes a small deck-like sequence of artefacts, as the
+    sections do (each method's animation with GD as reference, a race over both), and returns the names
+    it encoded in this call (the others came from the cache)."""
+    monkeypatch.setenv("OPTIMIZERS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(S, "MEDIA", tmp_path / "media")
+
+    def run_deck():
+        S.BUILT.clear()
+        gd = O.run(O.demo("gd"), V, steps=40)
+        for name in ("momentum", "adam"):
+            tr = O.run(O.demo(name), V, steps=40)
+            anim = P.animate([P.PathPanel(V, [P.Track(gd.path, "gd", reference=True), P.Track(tr.path, name)])],
+                             size=(8, 4.48))
+            S.video(anim, f"anim-{name}", f"{name} in the valley")
+        race = {n: O.run(O.demo(n), Q, steps=30) for n in ("gd", "rmsprop")}
+        anim = P.animate([P.SeriesPanel({n: (t.loss - Q.f_min, n) for n, t in race.items()}, ylabel="loss")], n_steps=30,
+                         size=(8, 4.48))
+        S.video(anim, "race", "gd and rmsprop on the bowl")
+        return list(S.BUILT)
+
+    return run_deck
+
+
+def _hashes(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def test_unchanged_nothing_rebuilt_and_one_learning_rate_rebuilds_exactly_its_pictures(build, monkeypatch, tmp_path):
+    assert build() == ["anim-momentum", "anim-adam", "race"]  # cold: everything encoded
+    assert build() == []  # nothing changed: nothing encoded
+    monkeypatch.setitem(O.DEMO, "adam", {**O.DEMO["adam"], "lr": O.DEMO["adam"]["lr"] / 2})
+    assert build() == ["anim-adam"]  # only Adam's data changed; the race has no Adam in it
+    monkeypatch.setitem(O.DEMO, "rmsprop", {**O.DEMO["rmsprop"], "lr": O.DEMO["rmsprop"]["lr"] / 2})
+    assert build() == ["race"]
+    assert build() == []
+
+
+def test_a_change_in_the_drawing_code_or_the_encoder_invalidates(build, monkeypatch):
+    build()
+    # plots.py's source is part of the key: simulate an edit through the key function's file digest
+    real = C.file_digest
+    monkeypatch.setattr(C, "file_digest", lambda *paths: real(*paths) + ("edited" if any(
+        str(p).endswith("plots.py") for p in paths) else ""))
+    S._video_code_key.cache_clear()
+    assert build() == ["anim-momentum", "anim-adam", "race"]
+    monkeypatch.setattr(C, "file_digest", real)
+    S._video_code_key.cache_clear()
+    monkeypatch.setitem(S.ENCODER, "output_params", [*S.ENCODER["output_params"][:1], "28",
+                                                     *S.ENCODER["output_params"][2:]])
+    S._video_code_key.cache_clear()
+    assert build() == ["anim-momentum", "anim-adam", "race"]
+    S._video_code_key.cache_clear()
+
+
+def test_deleting_the_cache_gives_byte_identical_media(build, tmp_path):
+    build()
+    first = _hashes(tmp_path / "media")
+    assert len(first) == 6
+    shutil.rmtree(tmp_path / "cache")
+    shutil.rmtree(tmp_path / "media")
+    assert build() == ["anim-momentum", "anim-adam", "race"]
+    assert _hashes(tmp_path / "media") == first
+    shutil.rmtree(tmp_path / "media")  # media deleted, cache kept: restored, the same bytes
+    assert build() == [] and _hashes(tmp_path / "media") == first
+
+
+def test_digest_is_canonical_and_sees_every_value():
+    a = np.arange(6.0).reshape(2, 3)
+    assert C.digest(a, {"x": 1.0}) == C.digest(a.copy(), {"x": np.float64(1.0)})
+    different = [a.reshape(3, 2), a.astype(np.float32), a + 1e-15 * (a == 5), {"x": 1.0000000001}, ("x", 1.0)]
+    keys = {C.digest(v) for v in different} | {C.digest(a)}
+    assert len(keys) == len(different) + 1
+    assert C.digest(P.Track(a[:, :2], "gd")) != C.digest(P.Track(a[:, :2], "adam"))
+    with pytest.raises(TypeError, match="cannot hash"):
+        C.digest(object())
+
+
+def _helper(x):
+    return x + 1
+
+
+def _uses_helper(x):
+    return _helper(x) * 2
+
+
+def test_a_function_is_keyed_on_the_helpers_it_calls(monkeypatch):
+    """A surface's value function hashes through the globals it reads: a changed helper changes the key,
+    and so does a changed value in its closure."""
+    before = C.digest(_uses_helper)
+    monkeypatch.setitem(globals(), "_helper", lambda x: x + 2)
+    assert C.digest(_uses_helper) != before
+    assert C.digest(O.quadratic(np.diag([1.0, 10.0]))) != C.digest(O.quadratic(np.diag([1.0, 11.0])))
+
+
+def test_memo_is_keyed_on_source_and_arguments(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPTIMIZERS_CACHE_DIR", str(tmp_path / "cache"))
+    C.HITS.clear(), C.MISSES.clear()
+    first = C.memo(O.run, O.demo("adam"), V, steps=20)
+    again = C.memo(O.run, O.demo("adam"), V, steps=20)
+    assert len(C.MISSES) == 1 and len(C.HITS) == 1 and np.array_equal(first.path, again.path)
+    C.memo(O.run, O.demo("adam"), V, steps=21)  # another argument: computed
+    assert len(C.MISSES) == 2
+    real = C.file_digest
+    monkeypatch.setattr(C, "file_digest", lambda *p: real(*p) + "edited")  # optimizers.py edited
+    C.memo(O.run, O.demo("adam"), V, steps=20)
+    assert len(C.MISSES) == 3
+    with pytest.raises(ValueError, match="fn must be a function of a module in"):
+        C.memo(np.add, 1, 2)
+
+
+# --- the pre-render step ---------------------------------------------------------------------
+
+import prerender as R  # noqa: E402
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A tiny project: a deck including a section, code/, and a frozen result referring to a media file."""
+    (tmp_path / "slides" / "sections").mkdir(parents=True)
+    (tmp_path / "slides" / "media").mkdir()
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "optimizers.py").write_text("LR = 0.1\n")
+    (tmp_path / "slides" / "sections" / "_a.qmd").write_text("## A\n\n::: {.notes}\nA note.\n:::\n")
+    deck = tmp_path / "slides" / "deck.qmd"
+    deck.write_text("---\ntitle: t\n---\n\n{{< include sections/_a.qmd >}}\n")
+    (tmp_path / "slides" / "media" / "anim.mp4").write_bytes(b"video")
+
+    def freeze():  # what Quarto writes when it executes the deck
+        results = R.freeze_dir(deck, tmp_path) / "execute-results"
+        results.mkdir(parents=True, exist_ok=True)
+        (results / "html.json").write_text('{"markdown": "<source src=\\"media/anim.mp4\\">"}')
+
+    return tmp_path, deck, freeze
+
+
+def test_prerender_keeps_fresh_results_and_drops_stale_ones(project):
+    root, deck, freeze = project
+    assert R.check(deck, root) == "new"
+    freeze()
+    assert R.check(deck, root) == "kept"
+    (root / "slides" / "sections" / "_a.qmd").write_text("## A\n\n::: {.notes}\nA better note.\n:::\n")
+    assert R.check(deck, root) == "stale"  # an included section changed
+    assert not R.freeze_dir(deck, root).exists()
+    freeze()
+    assert R.check(deck, root) == "kept"
+    (root / "code" / "optimizers.py").write_text("LR = 0.2\n")
+    assert R.check(deck, root) == "stale"  # code/ changed
+    freeze()
+    assert R.check(deck, root) == "kept"
+    (root / "slides" / "media" / "anim.mp4").unlink()
+    assert R.check(deck, root) == "media"  # the frozen page would refer to a missing video
+    assert not R.freeze_dir(deck, root).exists()
+
+
+# --- the PDF export ----------------------------------------------------------------------------
+
+import export_pdf as E  # noqa: E402
+
+
+def test_pdf_export_is_skipped_when_what_it_prints_is_unchanged(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPTIMIZERS_CACHE_DIR", str(tmp_path / "cache"))
+    site = tmp_path / "site"
+    (site / "media").mkdir(parents=True)
+    deck = site / "lecture.html"
+    deck.write_text("<html>slides</html>")
+    (site / "media" / "a.png").write_bytes(b"png")
+    printed = []
+
+    def fake_export(deck, out_dir, timeout, chromium, browser):
+        printed.append(deck.read_text())
+        outs = [out_dir / f"{deck.stem}{s}.pdf" for s in ("", "-notes")]
+        for o in outs:
+            o.write_bytes(b"%PDF " + deck.read_bytes())
+        return outs
+
+    monkeypatch.setattr(E, "_export", fake_export)
+    E.export(deck)
+    E.export(deck)
+    assert len(printed) == 1  # unchanged: copied back, not printed
+    (site / "lecture.pdf").unlink()
+    E.export(deck)
+    assert len(printed) == 1 and (site / "lecture.pdf").read_bytes() == b"%PDF <html>slides</html>"
+    (site / "media" / "a.png").write_bytes(b"png2")  # a still changed: printed again
+    E.export(deck)
+    assert len(printed) == 2
+    deck.write_text("<html>new slides</html>")
+    E.export(deck)
+    E.export(deck, force=True)
+    assert len(printed) == 4
