@@ -75,11 +75,89 @@ def function_source(fn) -> str:
 def code(fn, highlight: str | None = None) -> str:
     """A Markdown code block with the real code: an optimizer factory's ``update`` function, or any
     other function without its docstring. ``highlight`` walks through its lines (Quarto's
-    ``code-line-numbers``, e.g. ``"2-3|4|5-6"``)."""
+    ``code-line-numbers``, e.g. ``"2-3|4|5-6"``). An optimizer in ``TERMS`` gets its terms coloured:
+    each code line in the colour of the term of the rule it computes (``term_style``)."""
     attrs = f' code-line-numbers="{highlight}"' if highlight else ""
     is_factory = "def update(" in inspect.getsource(_factory(fn))
     text = update_source(fn) if is_factory else function_source(fn)
-    return f"\n```{{.python{attrs}}}\n{text}\n```\n"
+    name = _optimizer_name(fn)
+    if name not in TERMS:
+        return f"\n```{{.python{attrs}}}\n{text}\n```\n"
+    return term_style(fn) + f"\n```{{.python .terms-{name}{attrs}}}\n{text}\n```\n"
+
+
+# Each code line in the colour of the term of the rule it computes. Pandoc's MathML writer (texmath)
+# parses ``\color`` but drops it, so the colour reaches the rule through CSS instead: the n-th row of the
+# rule's ``aligned`` block is the n-th <mtr> of its MathML table, its term (left of ``&=``) the first
+# <mtd>; the n-th code line is the n-th <span> of the <code>. Per optimizer: (the term as the
+# docstring writes it, a pattern matching the stripped code lines that compute it), top to bottom.
+TERMS = {
+    "momentum": [("b_t", r"b = "), ("x_t", r"return -lr \* b,")],
+    "nesterov": [("b_t", r"b = "), ("x_t", r"return -lr \* \(g \+ mu \* b\)")],
+    "adagrad": [("s_t", r"s = "), ("x_t", r"return -clr \* g")],
+    "rmsprop": [("v_t", r"v = "), ("x_t", r"return -lr \* g")],
+    "adadelta": [("v_t", r"v = "), (r"\Delta_t", r"delta = "), ("u_t", r"u = "), ("x_t", r"return -lr \* delta")],
+    "adam": [("m_t", r"m = "), ("v_t", r"v = "), (r"\hat m_t", r"(m_hat|v_hat) = "), ("x_t", r"delta = -lr")],
+    "adamax": [("m_t", r"m = "), ("u_t", r"u = "), ("x_t", r"return -lr")],
+    "nadam": [(r"\mu_t", r"(mu, mu_next|mu_product) = "), ("m_t", r"m = "), ("v_t", r"v = "),
+              ("x_t", r"(denom|delta) = ")],
+    "amsgrad": [("m_t", r"m = "), ("v_t", r"v = "), (r"v^{\max}_t", r"v_max = "), ("x_t", r"(m_hat|v_hat|delta) = ")],
+    "adamw": [("m_t", r"m = "), ("v_t", r"v = "), ("x_t", r"(m_hat|v_hat) = |delta = -lr|delta = delta - lr")],
+}
+# Dark enough for 4.5:1 on the code background and apart in CAM02-UCS for normal vision and simulated
+# deuteranomaly and protanomaly (plots.check_colours); the step x_t always in the last one. Method
+# colours (plots.STYLE) are not used: they mean methods.
+TERM_COLOURS = ("#B2182B", "#00695C", "#4A148C")
+STEP_COLOUR = "#1F5FA8"
+
+
+def _optimizer_name(fn) -> str | None:
+    return next((name for name, f in O.OPTIMIZERS.items() if f is fn), None)
+
+
+def rule_terms(fn) -> list[str]:
+    """The term each row of ``fn``'s rule defines (left of ``&=`` in its ``aligned`` block), top to bottom."""
+    body = rule(fn).strip("$").strip()
+    match = re.fullmatch(r"\\begin\{aligned\}(.*)\\end\{aligned\}", body, flags=re.S)
+    rows = match.group(1).split(r"\\") if match else [body]
+    return [row.split("&=")[0].strip() if "&=" in row else "" for row in rows]
+
+
+def terms(fn) -> list[tuple[str, str, int, list[int]]]:
+    """``(term, colour, row of the rule, [code lines])`` for ``fn`` from ``TERMS`` (1-based, as CSS's
+    ``nth-child`` counts; code lines as shown by ``code``). ``ValueError`` when a term is not a row of
+    the rule or its pattern matches no line: the table has drifted from the module."""
+    name = _optimizer_name(fn)
+    if name not in TERMS:
+        return []
+    rows = rule_terms(fn)
+    lines = [line.strip() for line in update_source(fn).splitlines()]
+    out, colours = [], iter(TERM_COLOURS)
+    for term, pattern in TERMS[name]:
+        if term not in rows:
+            raise ValueError(f"TERMS[{name!r}]: {term!r} is not the term of a row of the rule ({rows})")
+        hits = [i + 1 for i, line in enumerate(lines) if re.match(pattern, line)]
+        if not hits:
+            raise ValueError(f"TERMS[{name!r}]: no line of the update function matches {pattern!r} for {term!r}")
+        out.append((term, STEP_COLOUR if term == "x_t" else next(colours), rows.index(term) + 1, hits))
+    return out
+
+
+def term_style(fn) -> str:
+    """A raw HTML ``<style>`` that colours ``fn``'s terms (``terms``): on the slide that shows its code
+    (class ``terms-<name>``), the term of each row of the display rule and the code lines computing it
+    (whose syntax colours give way). Colour is not the only cue: rows and lines come in the same order,
+    and a walk-through (``highlight``) still dims the lines it is not talking about."""
+    name = _optimizer_name(fn)
+    pre = f".reveal pre.terms-{name} > code"
+    css = []
+    for term, colour, row, lines in terms(fn):
+        css.append(f'.reveal section:has(pre.terms-{name}) math[display="block"] mtable > mtr:nth-child({row}) '
+                   f"> mtd:first-child {{ color: {colour}; }}")
+        for line in lines:
+            css.append(f"{pre} > span:nth-child({line}) {{ color: {colour}; }}")
+            css.append(f"{pre} > span:nth-child({line}) span {{ color: inherit; }}")
+    return _raw_html("<style>\n" + "\n".join(css) + "\n</style>")
 
 
 def _raw_html(body: str) -> str:

@@ -401,3 +401,65 @@ def video_names(page) -> list[str]:
     names = [(n.get("name") or {}).get("value", "") for n in nodes
              if not n.get("ignored") and (n.get("role") or {}).get("value") == "Video"]
     return names + [""] * max(0, on_slide - len(names))
+
+
+# ------------------------------------------------------------------------------------------------
+# figures fill the slide: a slide that shows a figure gives it most of the room below its title
+# ------------------------------------------------------------------------------------------------
+
+MIN_FIGURE_SHARE = 0.3  # no figure slide below this
+MIN_MEDIAN_FIGURE_SHARE = 0.65  # the median over the deck's figure slides
+
+# The largest figure of the current slide (an image in figure.fig, the video of figure.anim, or the
+# explorer's drawing; its print-only still is not shown, so it measures 0) as a share of the slide's area
+# below its title: the slide's box (reveal.js's width x height) minus everything down to the bottom of
+# the h1/h2, or the whole box on a slide without one. null on a slide without a figure.
+FIGURE_SHARE_JS = """() => {
+  const slide = Reveal.getCurrentSlide();
+  const frame = document.querySelector('.reveal .slides').getBoundingClientRect();
+  const scale = Reveal.getScale(), cfg = Reveal.getConfig();
+  const W = cfg.width * scale, H = cfg.height * scale;
+  const figures = slide.querySelectorAll('figure.fig img, figure.anim video, figure.anim img, .explorer .explorer-view');
+  if (!figures.length) return null;
+  const title = slide.querySelector('h1, h2');
+  const top = title ? Math.max(title.getBoundingClientRect().bottom, frame.top) : frame.top;
+  const room = W * (frame.top + H - top);
+  let largest = 0;
+  for (const el of figures) {
+    const r = el.getBoundingClientRect();
+    largest = Math.max(largest, r.width * r.height);
+  }
+  return room > 0 ? largest / room : null;
+}"""
+
+
+def figure_share(page) -> float | None:
+    """The largest figure's share of the current slide's area below its title; ``None`` without a figure."""
+    return page.evaluate(FIGURE_SHARE_JS)
+
+
+def figure_shares(session: Session) -> list[tuple[int, str, float]]:
+    """``(slide number, title, share)`` for every slide that shows a figure, an animation or the explorer."""
+    shares = []
+    for k, idx in enumerate(slide_indices(session.page)):
+        go(session.page, idx, settle_ms=50)
+        share = figure_share(session.page)
+        if share is not None:
+            title = session.page.evaluate("(Reveal.getCurrentSlide().querySelector('h1, h2') || {}).innerText || ''")
+            shares.append((k + 1, " ".join(title.split())[:40], share))
+    return shares
+
+
+def figure_fill(shares: list[tuple[int, str, float]]) -> list[str]:
+    """The figure slides whose largest figure fills less than ``MIN_FIGURE_SHARE`` of the room below the
+    title, and the median over all figure slides when it is below ``MIN_MEDIAN_FIGURE_SHARE``."""
+    problems = [f"slide {n} ({title!r}): its figure fills {share:.2f} of the slide below the title, "
+                f"need >= {MIN_FIGURE_SHARE:g}" for n, title, share in shares if share < MIN_FIGURE_SHARE]
+    if shares:
+        values = sorted(s for _, _, s in shares)
+        mid = len(values) // 2
+        median = values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+        if median < MIN_MEDIAN_FIGURE_SHARE:
+            problems.append(f"the median figure slide fills {median:.2f} of the slide below the title, "
+                            f"need >= {MIN_MEDIAN_FIGURE_SHARE:g} ({len(values)} figure slides)")
+    return problems

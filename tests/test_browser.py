@@ -603,3 +603,120 @@ def test_explorer_prints_as_a_still(browser, explorer_deck):
                                       getComputedStyle(document.querySelector('.explorer-still')).display]""")
     assert shown == ["none", "block"]
     s.page.context.close()
+
+
+# ------------------------------------------------------------------------------------------------
+# figures fill the slide
+# ------------------------------------------------------------------------------------------------
+
+def fill_deck(tmp: Path, widths: list[str]) -> Path:
+    """A deck with a text slide and one figure slide per entry of ``widths``, each written by
+    ``present.figure`` like the deck's: 16 x 7.6 in, the shape of the room below a title, shown across
+    that share of the slide. At width w its share of the room is about w squared."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import present as S
+
+    old, S.MEDIA = S.MEDIA, tmp / "media"
+    try:
+        slides = ["---\ncenter: false\n---\n", "## Words {#words}\n\nA slide without a figure.\n"]
+        for k, width in enumerate(widths):
+            fig = plt.figure(figsize=(16, 7.6), dpi=20)
+            ax = fig.add_axes([0, 0, 1, 1])
+            ax.plot([0, 1], [0, 1], color="#0072B2")
+            ax.axis("off")
+            slides.append(f"## Figure {k + 1} at {width} {{#fig{k + 1}}}\n\n"
+                          f"{S.figure(fig, f'fill-{k + 1}', alt=f'A line, figure {k + 1}.', width=width)}\n")
+    finally:
+        S.MEDIA = old
+    return build_deck(tmp, "\n".join(slides))
+
+
+def test_figure_fill_of_decks_with_and_without_the_defect(browser, tmp_path):
+    """A deck whose figures fill the room below the title passes; a figure slide at 20 % of it fails the
+    floor; figures all above the floor but at about 40 % fail the median."""
+    found = {}
+    for name, widths in {"good": ["100%", "95%", "90%"], "floor": ["100%", "100%", "50%"],
+                         "median": ["67%", "67%", "67%"]}.items():
+        html = fill_deck(tmp_path / name, widths)
+        s = B.open_deck(browser, html, html.parent)
+        found[name] = B.figure_shares(s)
+        assert s.console_errors == [] and s.failed_requests == []
+        s.page.context.close()
+    assert [n for n, _, _ in found["good"]] == [3, 4, 5]  # the title and the text slide are no figure slides
+    good = [share for _, _, share in found["good"]]
+    assert good[0] > 0.8 and good[0] > good[1] > good[2] > 0.65, good
+    assert B.figure_fill(found["good"]) == []
+    floor = B.figure_fill(found["floor"])
+    assert len(floor) == 1 and floor[0].lower().startswith("slide 5 ('figure 3 at 50%'): its figure fills 0.2"), floor
+    median = B.figure_fill(found["median"])
+    assert all(0.3 < share < 0.45 for _, _, share in found["median"]), found["median"]
+    assert len(median) == 1 and median[0].startswith("the median figure slide fills 0.3"), median
+
+
+def test_figure_fill_measures_videos_and_the_explorer(browser, good_deck, explorer_deck):
+    """An animation counts by its video (not its print-only still), the explorer by its drawing."""
+    for deck, k in ((good_deck, 3), (explorer_deck, 1)):
+        s = B.open_deck(browser, deck, deck.parent)
+        shares = B.figure_shares(s)
+        assert [n for n, _, _ in shares] == [k + 1], shares
+        assert 0.1 < shares[0][2] < 1.0
+        s.page.context.close()
+
+
+def test_rendered_deck_figures_fill_the_slide(browser, rendered):
+    s = B.open_deck(browser, rendered, output_root(rendered))
+    shares = B.figure_shares(s)
+    s.page.context.close()
+    table = "\n".join(f"slide {n:3d}  {share:.2f}  {title}" for n, title, share in shares)
+    assert len(shares) > 20, table
+    assert B.figure_fill(shares) == [], "\n".join(B.figure_fill(shares)) + "\n" + table
+
+
+# ------------------------------------------------------------------------------------------------
+# code lines coloured like the terms of the rule
+# ------------------------------------------------------------------------------------------------
+
+TERM_COLOURS_JS = """() => {
+  const slide = Reveal.getCurrentSlide();
+  const colour = el => el ? getComputedStyle(el).color : null;
+  const lines = [...slide.querySelectorAll('pre > code > span')];
+  const rows = [...slide.querySelectorAll('math[display="block"] mtr')];
+  return {lines: lines.map(l => [l.innerText.trim().slice(0, 12), colour(l.querySelector('span') || l)]),
+          rows: rows.map(r => [colour(r.querySelector('mtd:first-child mi')), colour(r.querySelector('mtd:last-child mi'))])};
+}"""
+
+
+def test_term_colours_reach_the_rule_and_the_code_in_the_browser(browser, tmp_path):
+    """Adam's rule and code side by side, as on its slide: each row's term and the code lines computing
+    it in one colour (syntax colours inside those lines too), the rest as before; axe finds nothing."""
+    import matplotlib.colors as mc
+    import optimizers as O
+    import present as S
+
+    rgb = lambda c: "rgb({}, {}, {})".format(*(round(v * 255) for v in mc.to_rgb(c)))
+    slide = (f"## Adam {{#adam}}\n\n:::: {{.columns}}\n::: {{.column width=\"35%\"}}\n{S.rule(O.adam)}\n:::\n"
+             f"::: {{.column width=\"65%\"}}\n{S.code(O.adam)}\n:::\n::::\n\n## Plain {{#plain}}\n\n"
+             f"$$\n\\begin{{aligned}} m_t &= g_t \\\\ x_t &= m_t \\end{{aligned}}\n$$\n")
+    html = build_deck(tmp_path, slide)
+    s = B.open_deck(browser, html, tmp_path)
+    B.go(s.page, B.slide_indices(s.page)[1])
+    found = s.page.evaluate(TERM_COLOURS_JS)
+    by_line = dict(found["lines"])
+    assert by_line["m = beta1 * "] == rgb("#B2182B") and by_line["v = beta2 * "] == rgb("#00695C")
+    assert by_line["m_hat = m / "] == by_line["v_hat = v_ma"] == rgb("#4A148C")
+    assert by_line["delta = -lr "] == rgb(S.STEP_COLOUR)
+    plain = {by_line[k] for k in ("if l2:", "t = state.t ", "return delta")}
+    assert not plain & {rgb(c) for c in (*S.TERM_COLOURS, S.STEP_COLOUR)}
+    assert [lhs for lhs, _ in found["rows"]] == [rgb(c) for c in ("#B2182B", "#00695C", "#4A148C", S.STEP_COLOUR)]
+    assert len({rhs for _, rhs in found["rows"]}) == 1 and found["rows"][0][1] not in [lhs for lhs, _ in found["rows"]]
+    # pandoc's default highlighting (not the deck's a11y style) has faint comments: only the coloured
+    # lines and the rule are this test's business
+    coloured = "|".join(str(k) for _, _, _, ks in S.terms(O.adam) for k in ks)
+    assert [p for p in B.axe(s.page) if re.search(rf"#cb1-({coloured})\b|math|mtd|\bmi\b", p)] == []
+    B.go(s.page, B.slide_indices(s.page)[2])  # another slide's rule is left alone
+    rows = s.page.evaluate(TERM_COLOURS_JS)["rows"]
+    assert len({c for row in rows for c in row}) == 1
+    s.page.context.close()

@@ -34,7 +34,9 @@ def test_code_is_the_update_function_that_runs(name):
     factory = fn.func if isinstance(fn, functools.partial) else fn
     assert src.splitlines()[1].strip() in inspect.getsource(factory)
     block = S.code(fn, highlight="2|3")
-    assert block.strip().startswith('```{.python code-line-numbers="2|3"}') and block.strip().endswith("```")
+    fence = block.strip().split("```{.python", 1)
+    assert len(fence) == 2 and fence[1].split("\n", 1)[0].endswith(' code-line-numbers="2|3"}')
+    assert block.strip().endswith(f"{src}\n```")
 
 
 def test_code_of_a_plain_function_drops_the_docstring():
@@ -169,3 +171,79 @@ def test_figure_refuses_colours_that_not_everyone_can_tell_apart(tmp_path, monke
         S.figure(fig, "close-colours", alt="Two lines in nearly the same blue.", width="60%")
     assert not (tmp_path / "close-colours.png").exists()
     plt.close("all")
+
+
+# ------------------------------------------------------------------------------------------------
+# code lines coloured like the terms of the rule they compute
+# ------------------------------------------------------------------------------------------------
+
+def _contrast(colour, background="#ffffff"):
+    def luminance(c):
+        rgb = np.array(matplotlib.colors.to_rgb(c))
+        rgb = np.where(rgb <= 0.03928, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+        return rgb @ [0.2126, 0.7152, 0.0722]
+    hi, lo = sorted([luminance(colour), luminance(background)], reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_every_method_with_a_multi_row_rule_has_its_terms_coloured():
+    for name, fn in O.OPTIMIZERS.items():
+        rows = S.rule_terms(fn)
+        found = S.terms(fn)
+        if len(rows) < 2:
+            assert found == [] and name == "gd"
+            continue
+        assert found, name
+        assert [row for _, _, row, _ in found] == sorted(row for _, _, row, _ in found), name  # top to bottom
+        assert found[-1][0] == "x_t" and found[-1][1] == S.STEP_COLOUR
+        colours = [c for _, c, _, _ in found]
+        assert len(set(colours)) == len(colours), name
+        lines = S.update_source(fn).splitlines()
+        assert all(1 <= k <= len(lines) for _, _, _, ks in found for k in ks)
+
+
+def test_term_colours_are_readable_and_distinguishable():
+    colours = [*S.TERM_COLOURS, S.STEP_COLOUR]
+    P.check_colours(colours, "term colours")  # CAM02-UCS, with simulated deuteranomaly and protanomaly
+    assert min(_contrast(c) for c in colours) >= 4.5 and min(_contrast(c, "#f1f3f5") for c in colours) >= 4.5
+    method_colours = {st["color"].upper() for st in P.STYLE.values()}
+    assert not method_colours & {c.upper() for c in colours}  # method colours mean methods
+
+
+def test_adam_code_lines_and_rule_rows_share_their_colours():
+    block = S.code(O.adam, highlight="4-6|8-9|10")
+    lines = S.update_source(O.adam).splitlines()
+    assert '```{.python .terms-adam code-line-numbers="4-6|8-9|10"}' in block
+    style = block.split("<style>", 1)[1].split("</style>", 1)[0]
+    expected = {"m = beta1": ("#B2182B", 1), "v = beta2": ("#00695C", 2), "m_hat = ": ("#4A148C", 3),
+                "v_hat = ": ("#4A148C", 3), "delta = -lr": ("#1F5FA8", 4)}
+    for start, (colour, row) in expected.items():
+        k = next(i + 1 for i, line in enumerate(lines) if line.strip().startswith(start))
+        assert f".reveal pre.terms-adam > code > span:nth-child({k}) {{ color: {colour}; }}" in style
+        assert (f'.reveal section:has(pre.terms-adam) math[display="block"] mtable > mtr:nth-child({row}) '
+                f"> mtd:first-child {{ color: {colour}; }}") in style
+    coloured = {int(k) for k in re.findall(r"span:nth-child\((\d+)\) \{", style)}
+    assert coloured == {5, 6, 8, 9, 10}  # the L2 line, t, v_max (AMSGrad's) and the state stay as they are
+    assert S.rule_terms(O.adam) == ["m_t", "v_t", r"\hat m_t", "x_t"]
+
+
+def test_momentum_and_nesterov_colour_their_own_step_in_the_shared_code():
+    step = lambda fn: next(ks for t, _, _, ks in S.terms(fn) if t == "x_t")
+    lines = S.update_source(O.momentum).splitlines()
+    assert lines[step(O.momentum)[0] - 1].strip().startswith("return -lr * b,")
+    assert lines[step(O.nesterov)[0] - 1].strip().startswith("return -lr * (g + mu * b)")
+    assert ".terms-nesterov" in S.code(O.nesterov) and ".terms-momentum" in S.code(O.momentum)
+
+
+def test_code_without_terms_is_a_plain_block():
+    assert "<style>" not in S.code(O.gd) and "<style>" not in S.code(O.LeastSquares.batch_grad)
+    assert S.code(O.gd).strip().startswith("```{.python}")
+
+
+def test_a_terms_table_that_drifted_from_the_module_is_an_error(monkeypatch):
+    monkeypatch.setitem(S.TERMS, "rmsprop", [("w_t", r"v = "), ("x_t", r"return -lr \\* g")])
+    with pytest.raises(ValueError, match="'w_t' is not the term of a row"):
+        S.code(O.rmsprop)
+    monkeypatch.setitem(S.TERMS, "rmsprop", [("v_t", r"v_avg = "), ("x_t", r"return -lr \\* g")])
+    with pytest.raises(ValueError, match="no line of the update function matches"):
+        S.code(O.rmsprop)
