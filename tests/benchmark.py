@@ -1,4 +1,4 @@
-"""Benchmarks: prints numbers, asserts nothing. Run `python tests/benchmark.py [simulation|deck|all]`.
+"""Benchmarks: prints numbers, asserts nothing. Run `python tests/benchmark.py [simulation|deck|network|render|all]`.
 
 simulation: 10,000 Adam trajectories x 1,000 steps on the valley in one vectorised `run`, against
             looping `run` over single trajectories in Python (timed on a sample, scaled up), and against
@@ -7,6 +7,12 @@ simulation: 10,000 Adam trajectories x 1,000 steps on the valley in one vectoris
 deck:       executes every cell of every deck in a Jupyter kernel, as the deck test and Quarto do, and
             prints the time and the size of the media it generated. Target: at most 60 s (first half)
             and 90 s (whole lecture) on a 2-core machine; the rendered deck at most 15 MB.
+render:     on a temporary copy of the project, Quarto's floor (a 3-slide deck with one matplotlib cell),
+            a cold `quarto render` (build cache and _freeze/ deleted; PDF export included), a warm one
+            (nothing changed) and one after a one-line note edit in a section, in one run, with their
+            ratios to the floor; then the ten slowest cells of a run through the Jupyter kernel. Without
+            Quarto, the same steps time the cells through the kernel (tests/deck.py) and say so.
+            Targets: cold <= 8 x floor, warm <= 1.6 x floor, note edit <= 3 x floor. Not in `all`.
 """
 import pathlib
 import sys
@@ -156,6 +162,127 @@ def network(epochs=20, seeds=(0, 1, 2)):
     print(f"  best lr per method (val)     : " + ", ".join(f"{m} {lr:g}" for m, lr in zip(s.methods, s.best_lr)))
 
 
+FLOOR_DECK = """---
+title: Floor
+format: revealjs
+jupyter: python3
+---
+
+## One
+
+```{python}
+import matplotlib.pyplot as plt
+plt.plot([0, 1], [1, 0])
+plt.show()
+```
+
+## Two
+
+Text.
+
+## Three
+
+More text.
+"""
+
+
+def cell_times(deck_path, run_dir):
+    """Execute ``deck_path``'s cells in a fresh kernel from ``run_dir``, as tests/deck.py does; return
+    ``(seconds, label)`` per cell (nbclient's record of when each cell started and replied)."""
+    import datetime
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    import deck as D
+
+    run = [c for c in D.cells(D.expand_includes(deck_path)) if c.options.get("eval", True) is not False]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(D.setup_source(deck_path, run_dir))] + [
+        nbformat.v4.new_code_cell(c.source, metadata={"label": c.label}) for c in run]
+    NotebookClient(nb, timeout=1800, kernel_name="python3",
+                   resources={"metadata": {"path": str(deck_path.parent)}}).execute()
+    stamp = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
+    out = []
+    for c in nb.cells[1:]:
+        e = c.metadata.get("execution", {})
+        if e.get("iopub.execute_input") and e.get("shell.execute_reply"):
+            out.append(((stamp(e["shell.execute_reply"]) - stamp(e["iopub.execute_input"])).total_seconds(),
+                        c.metadata.get("label") or "(no label)"))
+    return out
+
+
+def render():
+    """Cold, warm and one-note-edit renders on a copy of the project, against Quarto's floor."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    quarto = shutil.which("quarto")
+    work = pathlib.Path(tempfile.mkdtemp(prefix="bench-render-"))
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout.splitlines()
+    project = work / "project"
+    for f in files:
+        if (ROOT / f).is_file():
+            (project / f).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / f, project / f)
+    os.environ["OPTIMIZERS_CACHE_DIR"] = str(project / ".cache")  # for Quarto's kernel and for ours
+    os.environ.pop("DECK_MEDIA_DIR", None)
+    env = dict(os.environ)
+    floor_dir = work / "floor"
+    floor_dir.mkdir()
+    (floor_dir / "floor.qmd").write_text(FLOOR_DECK)
+    section = project / "slides" / "sections" / "_gd.qmd"
+
+    if quarto:
+        def timed(cwd, *args):
+            t0 = time.perf_counter()
+            result = subprocess.run([quarto, "render", *args], cwd=cwd, env=env, capture_output=True, text=True)
+            seconds = time.perf_counter() - t0
+            if result.returncode != 0:
+                raise SystemExit(f"quarto render failed in {cwd}:\n{result.stderr[-3000:]}")
+            return seconds
+        how = f"quarto render ({subprocess.run([quarto, '--version'], capture_output=True, text=True).stdout.strip()})"
+        floor = lambda: timed(floor_dir, "floor.qmd")
+        full = lambda: timed(project)
+    else:
+        sys.path.insert(0, str(ROOT / "tests"))
+        import deck as D
+
+        def kernel(path):
+            t0 = time.perf_counter()
+            cell_times(path, project)
+            return time.perf_counter() - t0
+        how = "Quarto is not installed: cells timed through the Jupyter kernel (tests/deck.py), no pandoc, no PDF"
+        floor = lambda: kernel(floor_dir / "floor.qmd")
+        full = lambda: kernel(project / D.decks()[0].relative_to(ROOT))
+    try:
+        print(f"render: {how}; a copy of the project in {project}")
+        times = {"floor": floor()}
+        shutil.rmtree(project / ".cache", ignore_errors=True)
+        shutil.rmtree(project / "_freeze", ignore_errors=True)
+        times["cold"] = full()
+        times["warm"] = full()
+        text = section.read_text()
+        note = text.index("::: {.notes}") + len("::: {.notes}\n")
+        section.write_text(text[:note] + "A one-line note added by the render benchmark.\n" + text[note:])
+        times["note edit"] = full()
+        targets = {"cold": 8, "warm": 1.6, "note edit": 3}
+        for name, seconds in times.items():
+            ratio = seconds / times["floor"]
+            target = f"   target <= {targets[name]:g} x floor" if name in targets else ""
+            print(f"  {name:10s}: {seconds:7.1f} s   {ratio:5.2f} x floor{target}")
+        print("  ten slowest cells (a run through the Jupyter kernel with the build cache warm, as after a note edit):")
+        deck_path = project / "slides" / "lecture.qmd"
+        for seconds, label in sorted(cell_times(deck_path, project), reverse=True)[:10]:
+            print(f"    {seconds:6.2f} s  {label}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 if __name__ == "__main__":
     what = sys.argv[1] if len(sys.argv) > 1 else "all"
     if what in ("simulation", "all"):
@@ -164,3 +291,5 @@ if __name__ == "__main__":
         deck()
     if what in ("network", "all"):
         network()
+    if what == "render":
+        render()
