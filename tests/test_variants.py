@@ -30,7 +30,9 @@ def n_slides(deck) -> int:
 def planned_minutes(path) -> float:
     """The minutes a section or part plans for itself: ``*(N minutes)*`` opening its first notes."""
     text = path.read_text()
-    first = re.search(r"::: \{\.notes\}\n(.*?)\n:::", text, re.S) or re.search(r'S\.notes\(\s*f?r?"""?(.*?)"', text, re.S)
+    found = [m for m in (re.search(r"::: \{\.notes\}\n(.*?)\n:::", text, re.S),
+                         re.search(r'S\.notes\(\s*f?r?"""?(.*?)"', text, re.S)) if m]
+    first = min(found, key=lambda m: m.start()) if found else None  # the notes of the first slide that has any
     match = MINUTES.match(first.group(1).strip()) if first else None
     return float(match.group(1)) if match else float("nan")
 
