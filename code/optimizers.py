@@ -1136,3 +1136,13 @@ def tune_lr(name: str, surface: Surface, lrs=None, steps: int | None = None, tol
     scores = np.where((reach >= 0).all(axis=1), reach.max(axis=1), np.inf).astype(float)
     best = float(lrs[int(np.argmin(scores))]) if np.isfinite(scores).any() else math.nan
     return best, scores
+
+
+# The saddle demos' settings, shared by the pitfalls' slides on the saddle and on the saddle turned.
+SADDLE_DEMO: dict[str, dict] = {
+    "gd": {"lr": 0.1},
+    "momentum": {"lr": 0.1},
+    "adagrad": {"lr": 0.5},
+    "rmsprop": {"lr": 0.1},
+    "adam": {"lr": 0.1},
+}
