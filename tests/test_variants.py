@@ -31,7 +31,7 @@ def planned_minutes(path) -> float:
     """The minutes a section or part plans for itself: ``*(N minutes)*`` opening its first notes."""
     text = path.read_text()
     found = [m for m in (re.search(r"::: \{\.notes\}\n(.*?)\n:::", text, re.S),
-                         re.search(r'S\.notes\(\s*f?r?"""?(.*?)"', text, re.S)) if m]
+                         re.search(r'S\.notes\(\s*[fr]{0,2}"{1,3}(.*?)"', text, re.S)) if m]
     first = min(found, key=lambda m: m.start()) if found else None  # the notes of the first slide that has any
     match = MINUTES.match(first.group(1).strip()) if first else None
     return float(match.group(1)) if match else float("nan")
