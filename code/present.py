@@ -145,14 +145,15 @@ def terms(fn) -> list[tuple[str, str, int, list[int]]]:
 
 def term_style(fn) -> str:
     """A raw HTML ``<style>`` that colours ``fn``'s terms (``terms``): on the slide that shows its code
-    (class ``terms-<name>``), the term of each row of the display rule and the code lines computing it
+    (class ``terms-<name>``; ``section.slide``, not the vertical stack of a part, which holds other
+    methods' slides too), the term of each row of the display rule and the code lines computing it
     (whose syntax colours give way). Colour is not the only cue: rows and lines come in the same order,
     and a walk-through (``highlight``) still dims the lines it is not talking about."""
     name = _optimizer_name(fn)
     pre = f".reveal pre.terms-{name} > code"
     css = []
     for term, colour, row, lines in terms(fn):
-        css.append(f'.reveal section:has(pre.terms-{name}) math[display="block"] mtable > mtr:nth-child({row}) '
+        css.append(f'.reveal section.slide:has(pre.terms-{name}) math[display="block"] mtable > mtr:nth-child({row}) '
                    f"> mtd:first-child {{ color: {colour}; }}")
         for line in lines:
             css.append(f"{pre} > span:nth-child({line}) {{ color: {colour}; }}")

@@ -691,18 +691,22 @@ TERM_COLOURS_JS = """() => {
 
 def test_term_colours_reach_the_rule_and_the_code_in_the_browser(browser, tmp_path):
     """Adam's rule and code side by side, as on its slide: each row's term and the code lines computing
-    it in one colour (syntax colours inside those lines too), the rest as before; axe finds nothing."""
+    it in one colour (syntax colours inside those lines too), the rest as before; axe finds nothing. The
+    part's heading makes its slides a vertical stack, with AdamW's (x_t in its third row) in it too."""
     import matplotlib.colors as mc
     import optimizers as O
     import present as S
 
     rgb = lambda c: "rgb({}, {}, {})".format(*(round(v * 255) for v in mc.to_rgb(c)))
-    slide = (f"## Adam {{#adam}}\n\n:::: {{.columns}}\n::: {{.column width=\"35%\"}}\n{S.rule(O.adam)}\n:::\n"
-             f"::: {{.column width=\"65%\"}}\n{S.code(O.adam)}\n:::\n::::\n\n## Plain {{#plain}}\n\n"
+    method = lambda fn, key: (f"## {key} {{#{key}}}\n\n:::: {{.columns}}\n::: {{.column width=\"35%\"}}\n{S.rule(fn)}\n"
+                              f":::\n::: {{.column width=\"65%\"}}\n{S.code(fn)}\n:::\n::::\n\n")
+    slide = (f"# The Adam family\n\n{method(O.adam, 'adam')}{method(O.adamw, 'adamw')}## Plain {{#plain}}\n\n"
              f"$$\n\\begin{{aligned}} m_t &= g_t \\\\ x_t &= m_t \\end{{aligned}}\n$$\n")
     html = build_deck(tmp_path, slide)
     s = B.open_deck(browser, html, tmp_path)
-    B.go(s.page, B.slide_indices(s.page)[1])
+    indices = B.slide_indices(s.page)
+    assert [i["h"] for i in indices] == [0, 1, 1, 1, 1]  # the title; one stack: heading, Adam, AdamW, plain
+    B.go(s.page, indices[2])
     found = s.page.evaluate(TERM_COLOURS_JS)
     by_line = dict(found["lines"])
     assert by_line["m = beta1 * "] == rgb("#B2182B") and by_line["v = beta2 * "] == rgb("#00695C")
@@ -716,7 +720,10 @@ def test_term_colours_reach_the_rule_and_the_code_in_the_browser(browser, tmp_pa
     # lines and the rule are this test's business
     coloured = "|".join(str(k) for _, _, _, ks in S.terms(O.adam) for k in ks)
     assert [p for p in B.axe(s.page) if re.search(rf"#cb1-({coloured})\b|math|mtd|\bmi\b", p)] == []
-    B.go(s.page, B.slide_indices(s.page)[2])  # another slide's rule is left alone
+    B.go(s.page, indices[3])
+    assert [lhs for lhs, _ in s.page.evaluate(TERM_COLOURS_JS)["rows"]] == [
+        rgb(c) for c in ("#B2182B", "#00695C", S.STEP_COLOUR)]
+    B.go(s.page, indices[4])  # another slide's rule is left alone
     rows = s.page.evaluate(TERM_COLOURS_JS)["rows"]
     assert len({c for row in rows for c in row}) == 1
     s.page.context.close()

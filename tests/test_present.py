@@ -220,7 +220,7 @@ def test_adam_code_lines_and_rule_rows_share_their_colours():
     for start, (colour, row) in expected.items():
         k = next(i + 1 for i, line in enumerate(lines) if line.strip().startswith(start))
         assert f".reveal pre.terms-adam > code > span:nth-child({k}) {{ color: {colour}; }}" in style
-        assert (f'.reveal section:has(pre.terms-adam) math[display="block"] mtable > mtr:nth-child({row}) '
+        assert (f'.reveal section.slide:has(pre.terms-adam) math[display="block"] mtable > mtr:nth-child({row}) '
                 f"> mtd:first-child {{ color: {colour}; }}") in style
     coloured = {int(k) for k in re.findall(r"span:nth-child\((\d+)\) \{", style)}
     assert coloured == {5, 6, 8, 9, 10}  # the L2 line, t, v_max (AMSGrad's) and the state stay as they are
