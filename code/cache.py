@@ -21,9 +21,11 @@ import enum
 import functools
 import hashlib
 import importlib.metadata
+import json
 import os
 import pickle
 import platform
+import re
 import shutil
 import struct
 import sys
@@ -303,3 +305,224 @@ def memo(fn, *args, **kwargs):
         pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(tmp, path)
     return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Cells: a deck's cells replayed from the cache when nothing they run changed
+# ---------------------------------------------------------------------------------------------
+
+CELL_CACHE_ENV = "OPTIMIZERS_CELL_CACHE"  # "0": every cell executes (the escape hatch)
+CELL_VERSIONS = ("numpy", "matplotlib", "scipy", "scikit-learn", "imageio-ffmpeg", "colorspacious", "ipython",
+                 "ipykernel")
+CELL_SOURCES = ("code", "fonts", "requirements.txt")  # under the project root: what every cell may run or read
+MEDIA_LINK = re.compile(r"""media/([\w./-]+\.(?:mp4|png|svg|jpg))""")
+
+
+def _blob(sha: str) -> Path:
+    return cache_dir() / "blobs" / sha[:2] / sha
+
+
+def _write_atomic(path: Path, data: bytes):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+class _Tee:
+    """A stand-in for ``sys.stdout``/``sys.stderr`` while a cell is recorded: writes go through to the real
+    stream and into the record, in order with the cell's displays."""
+
+    def __init__(self, stream, name: str, events: list):
+        self._stream, self._name, self._events = stream, name, events
+
+    def write(self, text):
+        if text:
+            self._events.append({"kind": "stream", "name": self._name, "text": str(text)})
+        return self._stream.write(text)
+
+    def __getattr__(self, attr):
+        return getattr(self._stream, attr)
+
+
+class _Result:
+    """What a replayed cell ends with when the cell ended with a shown value: the same data, shown again."""
+
+    def __init__(self, data, metadata):
+        self.data, self.metadata = data, metadata
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return self.data, self.metadata
+
+
+class CellCache:
+    """Runs a deck's cells through the cache (``enable_cell_cache`` installs it in the IPython kernel).
+
+    Each cell's key is a running hash: the context (the source of ``code/``, the fonts, the pins, the
+    library versions, matplotlib's settings, the setup cell) followed by the source of every cell run so
+    far in this kernel, in order, this one included. A cell whose key is in the cache is not executed:
+    what it showed (its stdout and stderr text, displays and shown value, in order) is shown again and the
+    media files it wrote are put back, byte for byte. The first cell that misses first re-executes,
+    silently, every cell skipped before it (their variables are needed; their outputs were already shown),
+    then runs and is recorded for the next render; so is every cell after it until one hits again. A note
+    edit changes no cell, so every cell hits; a changed cell re-runs itself and those after it."""
+
+    def __init__(self, shell, context: str, media: Path):
+        self.shell, self.media = shell, Path(media)
+        self.chain = hashlib.sha256(context.encode())
+        self.pending: dict[str, tuple] = {}  # key -> (chain after the cell, source), set when transformed
+        self.skipped: list[str] = []  # sources of replayed cells not yet executed in this kernel
+        self.recording = None
+        self.replayed, self.executed = [], []  # keys, for tests and the benchmark
+
+    # --- IPython's hooks ---------------------------------------------------------------------
+    def transform(self, lines: list[str]) -> list[str]:
+        """An ``input_transformers_post`` entry: the cell's code becomes a replay when it hits, a
+        catch-up and a recording in front of the cell's own code when it misses. Pure: IPython may call it
+        more than once for a cell; the state changes only when the cell runs."""
+        source = "".join(lines)
+        if not source.strip():  # an empty request (Quarto's inline expressions): nothing to run
+            return lines
+        if "get_ipython()" in source:  # magics act outside Python: run as they are, never replayed
+            catch_up = "" if source.lstrip().startswith("get_ipython().run_line_magic('reset'") else \
+                "_cell_cache.catch_up()\n"
+            return [catch_up, *lines] if catch_up else lines
+        after = self.chain.copy()
+        after.update(struct.pack("<Q", len(source.encode())) + source.encode())
+        key = after.hexdigest()
+        self.pending[key] = (after, source)
+        if self._entry(key).is_file():
+            return [f"_cell_cache.replay({key!r})\n"]
+        return [f"_cell_cache.begin({key!r})\n", *lines]
+
+    def post_run_cell(self, result):
+        """End the recording of a cell: kept only when the cell ran to its end."""
+        record, self.recording = self.recording, None
+        if record is None:
+            return
+        key, events, before, streams = record
+        sys.stdout, sys.stderr = streams
+        del self.shell.display_pub.publish, self.shell.displayhook.write_format_data
+        if result.error_before_exec is None and result.error_in_exec is None:
+            self._store(key, events, before)
+
+    # --- what the transformed code calls -------------------------------------------------------
+    def replay(self, key: str):
+        """Show the cell's recorded outputs again and put its media back; it is not executed."""
+        after, source = self.pending.pop(key)
+        entry = json.loads(self._entry(key).read_text())
+        for rel, sha in entry["media"].items():
+            out, data = Path(rel), _blob(sha).read_bytes()
+            if not (out.is_file() and out.stat().st_size == len(data) and out.read_bytes() == data):
+                _write_atomic(out, data)
+        self.chain = after
+        self.skipped.append(source)
+        self.replayed.append(key)
+        for e in entry["events"]:
+            if e["kind"] == "stream":
+                (sys.stdout if e["name"] == "stdout" else sys.stderr).write(e["text"])
+            elif e["kind"] == "display":
+                self.shell.display_pub.publish(data=e["data"], metadata=e["metadata"])
+            else:  # the value the cell ended with, shown where it was (before any figure shown after it)
+                self.shell.displayhook(_Result(e["data"], e["metadata"]))
+
+    def catch_up(self):
+        """Execute, silently and in order, every cell replayed since the last executed one."""
+        import io
+
+        todo, self.skipped = self.skipped, []
+        if not todo:
+            return
+        streams = (sys.stdout, sys.stderr)
+        sys.stdout, sys.stderr = io.StringIO(), io.StringIO()
+        self.shell.display_pub.publish = lambda *a, **k: None
+        try:
+            for source in todo:
+                code = self.shell.input_transformer_manager.transform_cell(source)
+                exec(compile(code, "<cached cell>", "exec"), self.shell.user_ns)
+                if "matplotlib.pyplot" in sys.modules:  # as the inline backend does after every cell
+                    sys.modules["matplotlib.pyplot"].close("all")
+        finally:
+            sys.stdout, sys.stderr = streams
+            del self.shell.display_pub.publish
+
+    def begin(self, key: str):
+        """Catch up, then record what this cell shows and which media files it writes."""
+        after, source = self.pending.pop(key)
+        self.catch_up()
+        self.chain = after
+        self.executed.append(key)
+        events: list = []
+        pub, hook = self.shell.display_pub, self.shell.displayhook
+        publish, write_format_data = pub.publish, hook.write_format_data
+
+        def recorded_publish(data, metadata=None, *args, **kwargs):
+            events.append({"kind": "display", "data": data, "metadata": metadata or {}})
+            return publish(data, metadata, *args, **kwargs)
+
+        def recorded_result(format_dict, md_dict=None):
+            events.append({"kind": "result", "data": format_dict, "metadata": md_dict or {}})
+            return write_format_data(format_dict, md_dict)
+
+        pub.publish, hook.write_format_data = recorded_publish, recorded_result
+        streams = (sys.stdout, sys.stderr)
+        sys.stdout, sys.stderr = _Tee(sys.stdout, "stdout", events), _Tee(sys.stderr, "stderr", events)
+        self.recording = (key, events, self._media_state(), streams)
+
+    # --- entries -----------------------------------------------------------------------------
+    def _entry(self, key: str) -> Path:
+        return _entry("cells", key).with_suffix(".json")
+
+    def _media_state(self) -> dict:
+        if not self.media.is_dir():
+            return {}
+        return {p: (s.st_mtime_ns, s.st_size) for p in self.media.rglob("*") if p.is_file()
+                for s in [p.stat()]}
+
+    def _store(self, key: str, events: list, before: dict):
+        """Keep the cell's events and the media files it wrote or shows (content-addressed, once each)."""
+        after = self._media_state()
+        touched = {p for p, state in after.items() if before.get(p) != state}
+        shown = "".join(json.dumps(e.get("data", "")) + e.get("text", "") for e in events)
+        touched |= {p for name in MEDIA_LINK.findall(shown) for p in [self.media / name] if p.is_file()}
+        media = {}
+        for p in sorted(touched):
+            if p.name.startswith("."):  # a partial file another writer left
+                continue
+            data = p.read_bytes()
+            sha = hashlib.sha256(data).hexdigest()
+            if not _blob(sha).is_file():
+                _write_atomic(_blob(sha), data)
+            media[os.path.relpath(p)] = sha
+        _write_atomic(self._entry(key), json.dumps({"events": events, "media": media}).encode())
+
+
+def enable_cell_cache(setup_source: str, media, sources=None, shell=None):
+    """Run the following cells of this IPython kernel through a ``CellCache`` (call it at the end of the
+    deck's setup cell); ``setup_source`` is that cell's code, ``media`` the folder its cells write media
+    to, ``sources`` the files and folders every cell may run or read (default ``CELL_SOURCES`` under the
+    project root). The cache is the kernel's ``_cell_cache`` (hidden from ``%who``). Does nothing outside
+    IPython or with ``$OPTIMIZERS_CELL_CACHE=0``."""
+    if os.environ.get(CELL_CACHE_ENV, "1") == "0":
+        return
+    if shell is None:
+        try:
+            shell = get_ipython()  # noqa: F821 (IPython's builtin)
+        except NameError:
+            return
+    for t in list(shell.input_transformers_post):  # a setup cell run twice installs one cache
+        if isinstance(getattr(t, "__self__", None), CellCache):
+            shell.input_transformers_post.remove(t)
+            shell.events.unregister("post_run_cell", t.__self__.post_run_cell)
+    import matplotlib
+
+    sources = [ROOT / s for s in CELL_SOURCES] if sources is None else [Path(s) for s in sources]
+    env = {k: v for k, v in sorted(os.environ.items()) if k.startswith(("QUARTO_FIG_", "DECK_"))}
+    context = digest("cells", file_digest(*[s for s in sources if s.exists()]), setup_source,
+                     {k: repr(v) for k, v in sorted(matplotlib.rcParams.items())}, env,
+                     os.path.relpath(Path(media)), versions(*CELL_VERSIONS))
+    cells = CellCache(shell, context, Path(media))
+    shell.user_ns["_cell_cache"] = cells
+    shell.user_ns_hidden["_cell_cache"] = cells
+    shell.input_transformers_post.append(cells.transform)
+    shell.events.register("post_run_cell", cells.post_run_cell)

@@ -374,31 +374,59 @@ class SeriesPanel:
     references: Sequence[str] = ()
 
 
-@dataclass
 class Animation:
-    fig: object
-    n_steps: int
-    frame_steps: np.ndarray  # the step shown in each frame
-    update: object  # update(step) -> list of artists to draw
-    static_artists: list = field(default_factory=list)
-    dot_every: int = 0  # the paths carry a dot every this many steps (0: none)
-    # What ``animate`` drew it from (its panels and keyword arguments, as given): with this module's
-    # source, everything the frames depend on, so ``present.video`` keys its cached media on it.
-    spec: dict | None = None
+    """An animation of panels on one clock, drawn only when its pictures are needed: ``animate`` records
+    its ``spec`` (panels and keyword arguments, as given) and the clock; the figure and its ``update``
+    are made at the first use of ``fig``, ``update``, ``frames`` or ``final_frame``. So an animation
+    whose video ``present.video`` takes from the cache costs nothing to make; and the spec, with this
+    module's source, is everything the frames depend on (the cache key)."""
+
+    def __init__(self, spec: dict, n_steps: int, frame_steps: np.ndarray, dot_every: int = 0):
+        self.spec, self.n_steps, self.frame_steps = spec, n_steps, frame_steps  # the step shown in each frame
+        self.dot_every = dot_every  # the paths carry a dot every this many steps (0: none)
+        self._drawn = None
+
+    def _draw(self):
+        if self._drawn is None:
+            self._drawn = _draw_animation(self.spec, self.n_steps, self.dot_every)
+        return self._drawn
+
+    @property
+    def drawn(self) -> bool:
+        """Whether the figure exists yet."""
+        return self._drawn is not None
+
+    @property
+    def fig(self):
+        return self._draw()[0]
+
+    @property
+    def update(self):
+        """``update(step)`` -> the artists that change, set to show ``step``."""
+        return self._draw()[1]
+
+    def close(self):
+        """Close the figure if it was drawn (pyplot keeps every open figure)."""
+        if self._drawn is not None:
+            plt.close(self._drawn[0])
 
     def frames(self):
         """Yield each frame as an ``(height, width, 4)`` RGBA uint8 array (a view of the canvas, valid
-        until the next frame is drawn); the background is drawn once."""
+        until the next frame is drawn); the background is drawn once, and a frame that shows the same step
+        as the one before it (the held end) is not drawn again."""
         canvas = self.fig.canvas
         dynamic = self.update(0)
         for a in dynamic:
             a.set_animated(True)
         canvas.draw()
         background = canvas.copy_from_bbox(self.fig.bbox)
+        shown = None
         for step in self.frame_steps:
-            canvas.restore_region(background)
-            for a in self.update(int(step)):
-                a.axes.draw_artist(a) if a.axes is not None else self.fig.draw_artist(a)
+            if step != shown:
+                canvas.restore_region(background)
+                for a in self.update(int(step)):
+                    a.axes.draw_artist(a) if a.axes is not None else self.fig.draw_artist(a)
+                shown = step
             yield np.asarray(canvas.buffer_rgba())
 
     def final_frame(self):
@@ -436,12 +464,27 @@ def animate(panels: Sequence, *, n_steps: int | None = None, max_frames: int = 9
     such as ``"AB;CC"`` (panels in the order of their letters). Every path is fully computed
     beforehand; frame ``k`` only reveals ``path[:step_k + 1]``. The step counter sits in the figure's
     top-right corner, in a row of its own above the panels (never over a panel title), with the
-    ``suptitle`` and the time-dot note on the left of that row. ``ValueError`` when an axes would show
-    more than ``max_series`` series in colour."""
+    ``suptitle`` and the time-dot note on the left of that row. Nothing is drawn yet (``Animation``).
+    ``ValueError`` when a panel would show more than ``max_series`` series in colour (read from the
+    panels; the drawn figure is checked again when it is made)."""
     spec = dict(panels=tuple(panels), n_steps=n_steps, max_frames=max_frames, size=size, dpi=dpi, widths=widths,
                 suptitle=suptitle, rows=rows, mosaic=mosaic, heights=heights, max_series=max_series)
     if n_steps is None:
         n_steps = max(len(t.path) - 1 for p in panels if isinstance(p, PathPanel) for t in p.tracks)
+    for k, panel in enumerate(panels):  # as check_series_count on the drawn figure, without drawing it
+        cols = _panel_colours(panel)
+        if len(cols) > max_series:
+            raise ValueError(f"animate: panel {k} ({panel.title!r}) shows {len(cols)} series colours, at most "
+                             f"{max_series}: draw small multiples, the rest grey ({', '.join(map(_colour_name, cols))})")
+    every = dot_every(n_steps) if any(isinstance(p, PathPanel) and p.time_dots for p in panels) else 0
+    return Animation(spec, n_steps, frame_steps(n_steps, max_frames), every)
+
+
+def _draw_animation(spec: dict, n_steps: int, every: int):
+    """The figure of ``animate``'s ``spec`` and its ``update(step)``; ``ValueError`` (the figure closed)
+    when an axes would show more than ``spec["max_series"]`` series in colour."""
+    panels, size, dpi, widths, heights = spec["panels"], spec["size"], spec["dpi"], spec["widths"], spec["heights"]
+    mosaic, rows, suptitle, max_series = spec["mosaic"], spec["rows"], spec["suptitle"], spec["max_series"]
     if mosaic:
         fig, named = plt.subplot_mosaic(mosaic, figsize=size, dpi=dpi, width_ratios=widths, height_ratios=heights)
         axes = [named[key] for key in sorted(named)]
@@ -450,7 +493,6 @@ def animate(panels: Sequence, *, n_steps: int | None = None, max_frames: int = 9
         fig, axes = plt.subplots(*shape, figsize=size, dpi=dpi, squeeze=False,
                                  gridspec_kw={ratios: widths} if widths else None)
         axes = axes.ravel()
-    every = dot_every(n_steps) if any(isinstance(p, PathPanel) and p.time_dots for p in panels) else 0
     updaters, to_spread = [], []
     for ax, panel in zip(axes, panels):
         if isinstance(panel, PathPanel):
@@ -481,7 +523,7 @@ def animate(panels: Sequence, *, n_steps: int | None = None, max_frames: int = 9
         counter.set_text(f"step {step:>4d}")
         return artists + [counter]
 
-    return Animation(fig, n_steps, frame_steps(n_steps, max_frames), update, dot_every=every, spec=spec)
+    return fig, update
 
 
 _HALO = [matplotlib.patheffects.withStroke(linewidth=4, foreground="white")]
@@ -642,9 +684,9 @@ def direct_labels(ax, lines=None, max_labels: int = MAX_SERIES):
     return spread_labels(ax, texts)
 
 
-def _series_panel(ax, panel: SeriesPanel, n_steps: int):
-    lines, bands, specs = [], [], []
-    ymin, ymax = np.inf, -np.inf
+def _series_styles(panel: SeriesPanel) -> list[tuple]:
+    """``(label, values, colour, line style)`` of each series of ``panel``, as ``_series_panel`` draws it."""
+    specs = []
     for i, (label, spec) in enumerate(panel.series.items()):
         values, key, ls = (*spec, None) if len(spec) == 2 else spec
         if key in STYLE:
@@ -654,6 +696,25 @@ def _series_panel(ax, panel: SeriesPanel, n_steps: int):
         else:  # not a method: black and grey with line styles, no method colour spent on it
             st = dict(EXTRA_STYLES[i % len(EXTRA_STYLES)])
         specs.append((label, np.asarray(values, dtype=float), st["color"], ls or st.get("ls", "-")))
+    return specs
+
+
+def _track_colour(tr) -> str:
+    """The colour ``_path_panel`` draws ``tr`` in (a reference track in ``REFERENCE`` grey)."""
+    return REFERENCE if tr.reference else style(tr.name, **({"color": tr.color} if tr.color else {}))["color"]
+
+
+def _panel_colours(panel) -> list[str]:
+    """The series colours a panel of ``animate`` will show, read from the panel without drawing it."""
+    if isinstance(panel, PathPanel):
+        return _chromatic(_track_colour(tr) for tr in panel.tracks)
+    return _chromatic(c for _, _, c, _ in _series_styles(panel))
+
+
+def _series_panel(ax, panel: SeriesPanel, n_steps: int):
+    lines, bands = [], []
+    ymin, ymax = np.inf, -np.inf
+    specs = _series_styles(panel)
     coloured = any(not is_grey(c) for _, _, c, _ in specs)
     wide = panel.envelope if not isinstance(panel.envelope, bool) else ([l for l, *_ in specs] if panel.envelope else [])
     for label, values, color, ls in specs:

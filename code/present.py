@@ -315,7 +315,7 @@ def video(anim, name: str, alt: str, width: str = "100%") -> str:
         _encode_video(anim, mp4, png)
         C.store(key, [mp4, png])
         BUILT.append(name)
-    plt.close(anim.fig)
+    anim.close()  # drawn only if it was encoded: a cached video costs no figure
     return _video_html(name, alt, width, *_png_size(png))
 
 

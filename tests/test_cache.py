@@ -209,3 +209,102 @@ def test_pdf_export_is_skipped_when_what_it_prints_is_unchanged(tmp_path, monkey
     E.export(deck)
     E.export(deck, force=True)
     assert len(printed) == 4
+
+
+# --- the cell cache: a deck's cells replayed in a real kernel ----------------------------------
+
+CELL_DECK = '''---
+title: t
+---
+
+```{python}
+import os, sys
+from pathlib import Path
+sys.path.insert(0, os.environ["CELL_TEST_CODE"])
+import cache as C
+C.enable_cell_cache(In[-1], Path("media"), sources=[Path(os.environ["CELL_TEST_SOURCE"])])
+```
+
+## One
+
+```{python}
+#| label: one
+open("ran.txt", "a").write("1")
+x = 1
+print("one", x)
+```
+
+::: {.notes}
+A note outside the cells.
+:::
+
+```{python}
+#| label: two
+open("ran.txt", "a").write("2")
+import matplotlib.pyplot as plt
+Path("media").mkdir(exist_ok=True)
+Path("media/two.png").write_bytes(b"png" * (x + 1))
+y = x + 1
+print(f'<img src="media/two.png"> y={y}')
+plt.plot([0, 1], [x, y])
+y * 10
+```
+
+```{python}
+#| label: three
+open("ran.txt", "a").write("3")
+print("three", x + y)
+```
+'''
+
+
+@pytest.fixture
+def cell_deck(tmp_path, monkeypatch):
+    """A three-cell deck run in a real kernel with the cell cache on (``run()`` returns the cells' outputs
+    and which cells executed, read from the file each cell appends its number to)."""
+    import deck as D
+
+    monkeypatch.setenv("OPTIMIZERS_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("CELL_TEST_CODE", str(C.CODE))
+    monkeypatch.setenv("CELL_TEST_SOURCE", str(tmp_path / "source.py"))
+    monkeypatch.delenv(C.CELL_CACHE_ENV, raising=False)
+    (tmp_path / "source.py").write_text("LR = 0.1\n")
+    path, run_dir = tmp_path / "deck.qmd", tmp_path / "run"
+    path.write_text(CELL_DECK)
+    run_dir.mkdir()
+
+    def run():
+        (run_dir / "ran.txt").unlink(missing_ok=True)
+        cells = D.execute_deck(path, run_dir=run_dir, timeout=120)
+        ran = (run_dir / "ran.txt").read_text() if (run_dir / "ran.txt").exists() else ""
+        return [c.outputs for c in cells], ran
+
+    return path, run_dir, run
+
+
+def test_unchanged_cells_are_replayed_not_executed_with_the_same_outputs_and_media(cell_deck):
+    path, run_dir, run = cell_deck
+    first, ran = run()
+    assert ran == "123"
+    kinds = [o["output_type"] for o in first[2]]
+    assert kinds == ["stream", "execute_result", "display_data"]  # printed, shown value, inline figure
+    (run_dir / "media" / "two.png").unlink()
+    path.write_text(CELL_DECK.replace("A note outside", "An edited note outside"))  # a note edit
+    again, ran = run()
+    assert ran == "" and again == first  # nothing executed, every output the same, in the same order
+    assert (run_dir / "media" / "two.png").read_bytes() == b"png" * 2  # the media it wrote, put back
+
+
+def test_a_changed_cell_reruns_after_catching_up_and_code_or_the_switch_reruns_all(cell_deck, tmp_path, monkeypatch):
+    path, run_dir, run = cell_deck
+    run()
+    path.write_text(CELL_DECK.replace("y = x + 1", "y = x + 2"))
+    outputs, ran = run()
+    assert ran == "123"  # cell 1 caught up silently (x is needed), 2 changed, 3 reads y
+    assert outputs[1] == [{"name": "stdout", "output_type": "stream", "text": "one 1\n"}]  # shown once
+    assert "y=3" in outputs[2][0]["text"] and outputs[3][0]["text"] == "three 4\n"
+    assert run()[1] == ""
+    (tmp_path / "source.py").write_text("LR = 0.2\n")  # the code every cell may run changed
+    assert run()[1] == "123"
+    monkeypatch.setenv(C.CELL_CACHE_ENV, "0")  # the escape hatch
+    assert run()[1] == "123"
