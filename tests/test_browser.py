@@ -623,7 +623,7 @@ def fill_deck(tmp: Path, widths: list[str]) -> Path:
     try:
         slides = ["---\ncenter: false\n---\n", "## Words {#words}\n\nA slide without a figure.\n"]
         for k, width in enumerate(widths):
-            fig = plt.figure(figsize=(16, 7.6), dpi=20)
+            fig = plt.figure(figsize=(16, 7.6), dpi=20, layout="none")  # one axes filling the figure
             ax = fig.add_axes([0, 0, 1, 1])
             ax.plot([0, 1], [0, 1], color="#0072B2")
             ax.axis("off")
