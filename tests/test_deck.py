@@ -252,3 +252,27 @@ def test_slides_and_figures_share_one_typeface():
 
     used = font_manager.findfont(font_manager.FontProperties(family=P.plt.rcParams["font.family"]))
     assert Path(used).parent == D.ROOT / "fonts", f"matplotlib draws with {used}"
+
+
+def heading_ids(text: str) -> list[str]:
+    """The ids pandoc gives a deck's slide headings: the explicit ``{#id}``, else the auto identifier (the
+    text lowercased, spaces to hyphens, punctuation other than - _ . dropped, leading non-letters dropped)."""
+    ids = []
+    for chunk in D.slides(text)[1:]:
+        heading = chunk.splitlines()[0]
+        explicit = re.search(r"\{[^}]*#([\w-]+)[^}]*\}\s*$", heading)
+        if explicit:
+            ids.append(explicit.group(1))
+            continue
+        title = re.sub(r"\{.*\}\s*$", "", heading.lstrip("#")).strip().lower()
+        title = re.sub(r"[^\w\s.-]", "", title)
+        ids.append(re.sub(r"^[^a-z]+", "", re.sub(r"\s+", "-", title)))
+    return ids
+
+
+def test_no_two_slides_share_an_id():
+    assert heading_ids("# Momentum\n\n## Momentum {#momentum}\n") == ["momentum", "momentum"]  # the check sees a clash
+    for decks in D.variants().values():
+        for path in decks:
+            ids = heading_ids(text_of(path))
+            assert len(ids) == len(set(ids)), f"{path.name}: {sorted({i for i in ids if ids.count(i) > 1})}"
