@@ -165,10 +165,10 @@ def _raw_html(body: str) -> str:
     return f"\n```{{=html}}\n{body}\n```\n"
 
 
-# Readable from the back row: the deck is 1600 px wide and shown at 1920x1080, so a figure drawn
-# ``w`` inches wide and shown across ``share`` of the slide shows 1 pt of its text as
-# ``share * 1920 / (72 * w)`` px, whatever its dpi. Figure text must show at 20 px at least.
-SCREEN_WIDTH_PX = 1920
+# Readable from the back row: the deck is 1600 px wide and shown 1824 px wide on a 1920x1080 screen, so a
+# figure drawn ``w`` inches wide and shown across ``share`` of the slide shows 1 pt of its text as
+# ``share * 1824 / (72 * w)`` px, whatever its dpi. Figure text must show at 20 px at least.
+SCREEN_WIDTH_PX = 1920 * (1 - 0.05)  # the slide on a 1920x1080 screen: reveal.js keeps a margin of 0.05
 MIN_FIGURE_TEXT_PX = 20.0
 
 
@@ -255,7 +255,8 @@ def _video_code_key() -> str:
     """Everything a video depends on besides its animation's spec: the drawing code (plots.py), the fonts,
     this module's checks and encoding, the encoder's settings and the versions of the libraries and of
     the ffmpeg binary. Computed once per process (the code does not change while the deck runs)."""
-    own = [video, _encode_video, check_figure_text, figure_text_px, _drawn, _share, _video_html, _css_width]
+    own = [video, _build_video, _frame_size, _encode_video, check_figure_text, figure_text_px, _drawn, _share,
+           _video_html, _css_width]
     return C.digest("video", C.file_digest(Path(P.__file__), P.FONTS), [inspect.getsource(f) for f in own],
                     ENCODER, PNG_METADATA, SCREEN_WIDTH_PX, MIN_FIGURE_TEXT_PX, SLIDE_WIDTH_PX,
                     C.versions("matplotlib", "numpy", "imageio-ffmpeg", "colorspacious"),
@@ -300,23 +301,50 @@ def _video_html(name: str, alt: str, width: str, w: int, h: int) -> str:
         f'<img class="anim-still" src="media/{name}.png" alt="{label}">\n</figure>')
 
 
+BACKGROUND_ENV = "OPTIMIZERS_BACKGROUND_VIDEOS"  # "1" (Quarto renders, _environment): encode in parallel
+
+
+def _build_video(anim, key: str, name: str, width: str, mp4: Path, png: Path):
+    """Check, draw, encode and keep in the cache one video and its still."""
+    check_figure_text(anim.fig, width, name)
+    P.check_figure_colours(anim.fig, name)
+    _encode_video(anim, mp4, png)
+    C.store(key, [mp4, png])
+    w, h = _png_size(png)
+    if (w, h) != _frame_size(anim):  # the HTML was written with the size the spec gives
+        raise ValueError(f"{name}: the still is {w}x{h} px, the spec gives {_frame_size(anim)}")
+
+
+def _frame_size(anim) -> tuple[int, int]:
+    """The frames' size in pixels, from the spec alone (as matplotlib sizes the canvas: int of inches x dpi)."""
+    (w, h), dpi = anim.spec["size"], anim.spec["dpi"]
+    return int(w * dpi), int(h * dpi)
+
+
 def video(anim, name: str, alt: str, width: str = "100%") -> str:
     """Encode ``anim`` (a ``plots.Animation``) as ``media/<name>.mp4`` with a still ``media/<name>.png``
     of the full path; return the raw HTML that shows the video on screen and the still in print.
     Checks first that the animation's text is readable at ``width`` and its colours distinguishable.
     The pair is taken from the build cache (``cache``) when everything it is made from is unchanged
-    (``video_key``): then nothing is drawn or encoded, and the files are the bytes a new encode gives."""
+    (``video_key``): then nothing is drawn or encoded, and the files are the bytes a new encode gives.
+    With ``$OPTIMIZERS_BACKGROUND_VIDEOS=1`` (a Quarto render) a video to build is drawn and encoded in
+    a forked process while the next cells run (``cache.background``, one per core, the same bytes as
+    in this process); Quarto's cleanup cell waits for them, and a failed check fails the render there."""
     MEDIA.mkdir(parents=True, exist_ok=True)
     mp4, png = MEDIA / f"{name}.mp4", MEDIA / f"{name}.png"
     key = video_key(anim, width)
-    if not C.restore(key, [mp4, png]):
-        check_figure_text(anim.fig, width, name)
-        P.check_figure_colours(anim.fig, name)
-        _encode_video(anim, mp4, png)
-        C.store(key, [mp4, png])
+    if C.restore(key, [mp4, png]):
+        size = _png_size(png)
+    elif os.environ.get(BACKGROUND_ENV) == "1" and hasattr(os, "fork"):
+        C.background(lambda: _build_video(anim, key, name, width, mp4, png), name)
         BUILT.append(name)
-    anim.close()  # drawn only if it was encoded: a cached video costs no figure
-    return _video_html(name, alt, width, *_png_size(png))
+        size = _frame_size(anim)
+    else:
+        _build_video(anim, key, name, width, mp4, png)
+        BUILT.append(name)
+        size = _png_size(png)
+    anim.close()  # drawn only if it was encoded here: a cached video costs no figure
+    return _video_html(name, alt, width, *size)
 
 
 EXPLORER_JS = Path(__file__).with_name("explorer.js")

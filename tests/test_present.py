@@ -130,9 +130,10 @@ def _figure_with_text(size_pt, width_in=8.0):
 
 
 def test_figure_text_is_measured_on_screen_from_size_dpi_and_share():
-    # 12 pt on an 8-inch figure shown across half the slide at 1920 px: 12 / 72 * 1920 * 0.5 / 8 = 20 px, any dpi
+    # 12 pt on a 7.6-inch figure shown across half the slide, which a 1920x1080 screen shows 1824 px wide:
+    # 12 / 72 * 1824 * 0.5 / 7.6 = 20 px, whatever the dpi
     for dpi in (72, 150):
-        fig = _figure_with_text(12)
+        fig = _figure_with_text(12, width_in=7.6)
         fig.set_dpi(dpi)
         sizes = {round(px, 6) for px, _ in S.figure_text_px(fig, "50%")}
         assert sizes == {20.0}
