@@ -236,6 +236,22 @@ def figure(fig, name: str, alt: str, width: str = "100%") -> str:
                      f'<img src="media/{name}.png" width="{w}" height="{h}" alt="{label}">\n</figure>')
 
 
+_SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+
+
+def spoken(tex: str) -> str:
+    """A short TeX formula as plain text for an alt text or a screen reader: ``0.1\\,x^2 + 2\\,y^2`` ->
+    ``0.1x² + 2y²``. Handles spacing commands, simple powers and a few symbols; raises ``ValueError``
+    on anything else TeX, so no raw TeX reaches a text alternative."""
+    text = re.sub(r"\\[,;:! ]|\\quad", "", tex)
+    text = re.sub(r"\^\{?(-?\d+)\}?", lambda m: m.group(1).translate(_SUPERSCRIPTS), text)
+    for command, plain in ((r"\cdot", "·"), (r"\times", "×"), (r"\eta", "η"), (r"\lambda", "λ")):
+        text = text.replace(command, plain)
+    if "\\" in text or re.search(r"[{}^_$]", text):
+        raise ValueError(f"tex must be a simple formula (powers, spacing, a few symbols), got {tex!r}")
+    return text
+
+
 def notes(text: str) -> str:
     """Speaker notes as Markdown for an ``output: asis`` cell: the way a note states a computed number."""
     return f"\n::: {{.notes}}\n{text.strip()}\n:::\n"

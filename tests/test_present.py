@@ -248,3 +248,10 @@ def test_a_terms_table_that_drifted_from_the_module_is_an_error(monkeypatch):
     monkeypatch.setitem(S.TERMS, "rmsprop", [("v_t", r"v_avg = "), ("x_t", r"return -lr \\* g")])
     with pytest.raises(ValueError, match="no line of the update function matches"):
         S.code(O.rmsprop)
+
+
+def test_spoken_turns_a_simple_formula_into_text_and_refuses_the_rest():
+    assert S.spoken(r"0.1\,x^2 + 2\,y^2") == "0.1x² + 2y²"
+    assert S.spoken(r"x^{-1} \cdot \eta") == "x⁻¹ · η"
+    with pytest.raises(ValueError, match="simple formula"):
+        S.spoken(r"\frac{1}{2} x^2")
