@@ -329,6 +329,11 @@ def _write_atomic(path: Path, data: bytes):
     os.replace(tmp, path)
 
 
+def _is_reset(source: str) -> bool:
+    """Whether a (transformed) cell runs ``%reset``: Quarto's cleanup cell, after the deck's last cell."""
+    return re.search(r"^get_ipython\(\)\.run_line_magic\('reset',", source, re.M) is not None
+
+
 class _Tee:
     """A stand-in for ``sys.stdout``/``sys.stderr`` while a cell is recorded: writes go through to the real
     stream and into the record, in order with the cell's displays."""
@@ -384,9 +389,12 @@ class CellCache:
         if not source.strip():  # an empty request (Quarto's inline expressions): nothing to run
             return lines
         if "get_ipython()" in source:  # magics act outside Python: run as they are, never replayed
-            catch_up = "" if source.lstrip().startswith("get_ipython().run_line_magic('reset'") else \
-                "_cell_cache.catch_up()\n"
-            return [catch_up, *lines] if catch_up else lines
+            if _is_reset(source):
+                # Quarto's cleanup cell, after the last cell: nothing to catch up on; and the kernel is
+                # reset (Quarto may keep it for the next render), so this deck's cache steps aside
+                self.uninstall()
+                return lines
+            return ["_cell_cache.catch_up()\n", *lines]
         after = self.chain.copy()
         after.update(struct.pack("<Q", len(source.encode())) + source.encode())
         key = after.hexdigest()
@@ -394,6 +402,13 @@ class CellCache:
         if self._entry(key).is_file():
             return [f"_cell_cache.replay({key!r})\n"]
         return [f"_cell_cache.begin({key!r})\n", *lines]
+
+    def uninstall(self):
+        """Stop running cells through this cache."""
+        if self.transform in self.shell.input_transformers_post:
+            self.shell.input_transformers_post.remove(self.transform)
+        if self.post_run_cell in self.shell.events.callbacks["post_run_cell"]:
+            self.shell.events.unregister("post_run_cell", self.post_run_cell)
 
     def post_run_cell(self, result):
         """End the recording of a cell: kept only when the cell ran to its end."""
@@ -404,7 +419,10 @@ class CellCache:
         sys.stdout, sys.stderr = streams
         del self.shell.display_pub.publish, self.shell.displayhook.write_format_data
         if result.error_before_exec is None and result.error_in_exec is None:
-            self._store(key, events, before)
+            # the media a background job is still writing are recorded when it is done
+            now = self._media_state()
+            touched = {p for p, state in now.items() if before.get(p) != state}
+            after_background(lambda: self._store(key, events, touched))
 
     # --- what the transformed code calls -------------------------------------------------------
     def replay(self, key: str):
@@ -479,10 +497,9 @@ class CellCache:
         return {p: (s.st_mtime_ns, s.st_size) for p in self.media.rglob("*") if p.is_file()
                 for s in [p.stat()]}
 
-    def _store(self, key: str, events: list, before: dict):
-        """Keep the cell's events and the media files it wrote or shows (content-addressed, once each)."""
-        after = self._media_state()
-        touched = {p for p, state in after.items() if before.get(p) != state}
+    def _store(self, key: str, events: list, touched: set):
+        """Keep the cell's events and the media files it wrote (``touched``) or shows (content-addressed,
+        once each)."""
         shown = "".join(json.dumps(e.get("data", "")) + e.get("text", "") for e in events)
         touched |= {p for name in MEDIA_LINK.findall(shown) for p in [self.media / name] if p.is_file()}
         media = {}
@@ -512,8 +529,7 @@ def enable_cell_cache(setup_source: str, media, sources=None, shell=None):
             return
     for t in list(shell.input_transformers_post):  # a setup cell run twice installs one cache
         if isinstance(getattr(t, "__self__", None), CellCache):
-            shell.input_transformers_post.remove(t)
-            shell.events.unregister("post_run_cell", t.__self__.post_run_cell)
+            t.__self__.uninstall()
     import matplotlib
 
     sources = [ROOT / s for s in CELL_SOURCES] if sources is None else [Path(s) for s in sources]
@@ -526,3 +542,95 @@ def enable_cell_cache(setup_source: str, media, sources=None, shell=None):
     shell.user_ns_hidden["_cell_cache"] = cells
     shell.input_transformers_post.append(cells.transform)
     shell.events.register("post_run_cell", cells.post_run_cell)
+
+
+# ---------------------------------------------------------------------------------------------
+# Background jobs: an artefact built in a forked process while the deck's next cells run
+# ---------------------------------------------------------------------------------------------
+
+_JOBS: list = []  # (pid, label, report file) of the jobs running
+_AFTER: list = []  # what waits for them (a cell's cache entry, which records the media they write)
+
+
+def background(fn, label: str, limit: int | None = None):
+    """Run ``fn()`` in a forked copy of this process (nothing is pickled: the child sees this process's
+    state as it is now) and return at once; at most ``limit`` (default: the machine's cores) jobs run
+    at a time, so a new one first waits for the oldest. What the child writes to stdout or stderr, and
+    the error it raises, are reported by ``wait_background``. Not on platforms without ``fork``."""
+    limit = limit or os.cpu_count() or 1
+    while len(_JOBS) >= limit:
+        _wait_one(_JOBS[0])
+    report = Path(tempfile.mkstemp(prefix="job-", suffix=".txt")[1])
+    sys.stdout.flush(), sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns, never touches the parent's streams or sockets
+        import io
+        import traceback
+
+        code, out = 1, io.StringIO()
+        sys.stdout = sys.stderr = out
+        try:
+            fn()
+            code = 0
+        except BaseException as e:  # noqa: BLE001 (reported to the parent, which raises it)
+            out.write(f"{label}: {type(e).__name__}: {e}\n{traceback.format_exc()}")
+        finally:
+            try:
+                report.write_text(out.getvalue())
+            finally:
+                os._exit(code)
+    _JOBS.append((pid, label, report))
+    _wait_before_cleanup()
+
+
+def _wait_before_cleanup():
+    """In an IPython kernel, make Quarto's cleanup cell (``%reset``, run after the deck's last cell and
+    before Quarto collects the media) wait for the background jobs first, and fail if one failed."""
+    try:
+        shell = get_ipython()  # noqa: F821 (IPython's builtin)
+    except NameError:
+        return
+    if _wait_transform not in shell.input_transformers_post:
+        shell.input_transformers_post.insert(0, _wait_transform)
+
+
+def _wait_transform(lines: list[str]) -> list[str]:
+    if _is_reset("".join(lines)) and _JOBS + _FAILED + _AFTER:
+        return [f"__import__('sys').modules[{__name__!r}].wait_background()\n", *lines]
+    return lines
+
+
+_FAILED: list[str] = []
+
+
+def _wait_one(job):
+    pid, label, report = job
+    _, status = os.waitpid(pid, 0)
+    _JOBS.remove(job)
+    text = report.read_text() if report.is_file() else ""
+    report.unlink(missing_ok=True)
+    if os.waitstatus_to_exitcode(status) != 0:
+        _FAILED.append(text.strip() or f"{label}: the job ended with status {status}")
+    elif text:
+        sys.stderr.write(text)  # a warning the job printed, shown as the serial build would show it
+
+
+def wait_background():
+    """Wait for every background job; then run what waited for them (``after_background``). Raises
+    ``RuntimeError`` with each failed job's error (its artefact is then not kept) after all have ended."""
+    while _JOBS:
+        _wait_one(_JOBS[0])
+    after, _AFTER[:] = list(_AFTER), []
+    failed, _FAILED[:] = list(_FAILED), []
+    if failed:
+        raise RuntimeError("background build failed:\n" + "\n".join(failed))
+    for fn in after:
+        fn()
+
+
+def after_background(fn):
+    """Call ``fn()`` now if no background job runs, else once they all ended well (``wait_background``)."""
+    if _JOBS or _FAILED:
+        _AFTER.append(fn)
+    else:
+        fn()

@@ -255,6 +255,11 @@ y * 10
 open("ran.txt", "a").write("3")
 print("three", x + y)
 ```
+
+```{python}
+# reset state (as Quarto's cleanup cell, after the last cell: no catch-up)
+%reset -f
+```
 '''
 
 
@@ -277,7 +282,7 @@ def cell_deck(tmp_path, monkeypatch):
         (run_dir / "ran.txt").unlink(missing_ok=True)
         cells = D.execute_deck(path, run_dir=run_dir, timeout=120)
         ran = (run_dir / "ran.txt").read_text() if (run_dir / "ran.txt").exists() else ""
-        return [c.outputs for c in cells], ran
+        return [c.outputs for c in cells[:-1]], ran
 
     return path, run_dir, run
 
@@ -308,3 +313,31 @@ def test_a_changed_cell_reruns_after_catching_up_and_code_or_the_switch_reruns_a
     assert run()[1] == "123"
     monkeypatch.setenv(C.CELL_CACHE_ENV, "0")  # the escape hatch
     assert run()[1] == "123"
+
+
+def test_videos_built_in_the_background_are_the_bytes_of_a_serial_build(build, tmp_path, monkeypatch):
+    serial = build()
+    first = _hashes(tmp_path / "media")
+    shutil.rmtree(tmp_path / "cache")
+    shutil.rmtree(tmp_path / "media")
+    monkeypatch.setenv(S.BACKGROUND_ENV, "1")
+    assert build() == serial  # submitted, one forked process per video (at most one per core at a time)
+    C.wait_background()
+    assert _hashes(tmp_path / "media") == first
+    assert build() == []  # kept in the cache by the background processes
+
+
+def test_a_failed_background_job_fails_the_wait_and_the_cell_entries_wait_for_the_jobs(tmp_path):
+    stored = []
+    C.background(lambda: (tmp_path / "done").write_text("ok"), "fine")
+    C.after_background(lambda: stored.append("entry"))
+    assert stored == []  # a job runs: the entry waits for it
+    C.wait_background()
+    assert stored == ["entry"] and (tmp_path / "done").read_text() == "ok"
+    C.background(lambda: 1 / 0, "broken video")
+    C.after_background(lambda: stored.append("never"))
+    with pytest.raises(RuntimeError, match="broken video: ZeroDivisionError"):
+        C.wait_background()
+    assert stored == ["entry"]  # not kept: its media may be missing
+    C.after_background(lambda: stored.append("now"))  # nothing runs: at once
+    assert stored == ["entry", "now"]
