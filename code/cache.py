@@ -222,12 +222,18 @@ def _entry(kind: str, key: str) -> Path:
     return cache_dir() / kind / key[:2] / key
 
 
+def _entry_name(index: int, output) -> str:
+    """An entry's file for its ``index``-th output: by place, not by suffix alone, since two outputs may
+    share one (a deck's PDF and its notes PDF)."""
+    return f"file{index}{Path(output).suffix}"
+
+
 def restore(key: str, outputs, kind: str = "media") -> bool:
     """Copy the entry ``key``'s files to ``outputs`` (paths; an entry file is named by its output's
-    suffix) and return True, or return False when the entry is missing or incomplete. An output that
-    already holds the same bytes is left untouched (its modification time too)."""
+    place and suffix) and return True, or return False when the entry is missing or incomplete. An output
+    that already holds the same bytes is left untouched (its modification time too)."""
     entry = _entry(kind, key)
-    sources = [entry / f"file{Path(o).suffix}" for o in outputs]
+    sources = [entry / _entry_name(i, o) for i, o in enumerate(outputs)]
     if not all(s.is_file() for s in sources):
         return False
     for src, out in zip(sources, outputs):
@@ -251,8 +257,8 @@ def store(key: str, outputs, kind: str = "media"):
     entry.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{key[:12]}-", dir=entry.parent))
     try:
-        for out in outputs:
-            shutil.copyfile(out, tmp / f"file{Path(out).suffix}")
+        for i, out in enumerate(outputs):
+            shutil.copyfile(out, tmp / _entry_name(i, out))
         os.replace(tmp, entry)
     except OSError:
         if not entry.is_dir():
