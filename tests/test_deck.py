@@ -46,8 +46,8 @@ def test_every_method_has_its_section(name):
 
 SECOND_HALF = {
     "_race.qmd": ["race-bowl", "race-valley", "race-dots", "race-strip"],
-    "_pitfalls.qmd": ["anim-saddle", "plot-saddle-rotated", "anim-local-minima", "plot-basins", "plot-conditioning",
-                      "plot-noise-bands"],
+    "_pitfalls.qmd": ["anim-saddle", "anim-local-minima", "plot-conditioning", "plot-noise-bands"],
+    "_pitfalls-more.qmd": ["plot-saddle-rotated", "plot-basins"],
     "_theory.qmd": ["plot-theory-gd", "plot-theory-momentum", "plot-theory-bias", "plot-theory-sgd",
                     "plot-theory-precondition", "txt-theory-beyond"],
     "_practice.qmd": ["plot-schedules", "plot-range-test", "anim-clipping", "plot-adam-knobs", "plot-l2-vs-adamw"],

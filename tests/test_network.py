@@ -240,7 +240,7 @@ def test_missing_scikit_learn_says_how_to_install(monkeypatch):
         N._load_digits.cache_clear()
         N.digits.cache_clear()
     requirements = (ROOT / "requirements.txt").read_text()
-    assert f"scikit-learn=={N.SKLEARN_PIN}\n" in requirements
+    assert re.search(rf"^scikit-learn=={re.escape(N.SKLEARN_PIN)}(\s|$)", requirements, re.M), "the pin in requirements.txt differs"
 
 
 # --- the sweep --------------------------------------------------------------------------------
