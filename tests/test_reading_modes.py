@@ -138,7 +138,9 @@ PAGES_JS = """() => {
             aside: aside ? aside.textContent.replace(/\\s+/g, ' ').trim() : '',
             notes: notes ? {top: y(notes), bottom: y(notes) + notes.getBoundingClientRect().height,
                             left: notes.getBoundingClientRect().left, right: notes.getBoundingClientRect().right,
-                            text: notes.innerText.replace(/\\s+/g, ' ').trim()} : null};
+                            label: (notes.querySelector('.scroll-notes-label') || {}).textContent,
+                            text: [...notes.childNodes].filter(n => !(n.classList && n.classList.contains('scroll-notes-label')))
+                                  .map(n => n.textContent).join('').replace(/\\s+/g, ' ').trim()} : null};
   });
 }"""
 
@@ -179,7 +181,7 @@ def reading_problems(page) -> list[str]:
             problems.append(f"{where}: its notes are not shown")
             continue
         expected = re.sub(r"^\(\d+(?:\.\d+)? minutes?\)\s*", "", p["aside"])
-        if n["text"] != "NOTES " + expected and n["text"] != "Notes " + expected:
+        if n["label"] != "Notes" or n["text"] != expected:
             problems.append(f"{where}: the notes read {n['text'][:60]!r}, the slide's notes {expected[:60]!r}")
         if n["top"] < p["slideBottom"] - 1:
             problems.append(f"{where}: the notes start {p['slideBottom'] - n['top']:.0f} px inside the slide")
@@ -193,32 +195,39 @@ def reading_problems(page) -> list[str]:
     return problems
 
 
-def scroll_to(page, slide_id: str, settle_ms: int = 1200):
-    """Scroll the way a reader does: the slide's page to the top of the screen."""
-    page.evaluate("""(id) => { const v = Reveal.getViewportElement(); const p = document.getElementById(id).closest('.scroll-page');
-        v.scrollTop += p.getBoundingClientRect().top - v.getBoundingClientRect().top; }""", slide_id)
+def scroll_to(page, k: int, settle_ms: int = 1200):
+    """Scroll the way a reader does: page ``k`` (from 0) to the top of the screen."""
+    page.evaluate("""(k) => { const v = Reveal.getViewportElement(); const p = document.querySelectorAll('.reveal .scroll-page')[k];
+        v.scrollTop += p.getBoundingClientRect().top - v.getBoundingClientRect().top; }""", k)
     page.wait_for_timeout(settle_ms)
 
 
 def scroll_playback(page) -> list[str]:
     """Scroll each page with a video to the top of the screen: its video must play and its slide be
     reveal.js's current one; scrolled on to the next page, the video must pause."""
-    ids = page.evaluate("[...document.querySelectorAll('.reveal .scroll-page section')].map(s => s.id)")
+    n = page.evaluate("document.querySelectorAll('.reveal .scroll-page').length")
+    slide = "document.querySelectorAll('.reveal .scroll-page')[k].querySelector('section')"
     problems = []
-    for k, slide_id in enumerate(ids):
-        if not page.evaluate("(id) => !!document.getElementById(id).querySelector('video')", slide_id):
+    for k in range(n):
+        if not page.evaluate(f"(k) => !!{slide}.querySelector('video')", k):
             continue
-        scroll_to(page, slide_id)
-        current = page.evaluate("Reveal.getCurrentSlide().id")
-        time, paused = page.evaluate("(id) => { const v = document.getElementById(id).querySelector('video'); return [v.currentTime, v.paused]; }", slide_id)
-        if current != slide_id:
-            problems.append(f"#{slide_id} on screen, but reveal.js's current slide is #{current}")
+        name = page.evaluate(f"(k) => '#' + {slide}.id + ' (page ' + (k + 1) + ')'", k)
+        scroll_to(page, k, settle_ms=300)
+        current = page.evaluate(f"(k) => Reveal.getCurrentSlide() === {slide}", k)
+        state = f"(k) => {{ const v = {slide}.querySelector('video'); return [v.currentTime, v.paused]; }}"
+        for _ in range(25):  # up to 5 s: a busy machine may take a while to load the video from disk
+            time, paused = page.evaluate(state, k)
+            if time >= 0.2 and not paused:
+                break
+            page.wait_for_timeout(200)
+        if not current:
+            problems.append(f"{name} on screen, but reveal.js's current slide is #{page.evaluate('Reveal.getCurrentSlide().id')}")
         if paused or time < 0.2:
-            problems.append(f"the video of #{slide_id} did not play when scrolled into view (time {time:.2f} s)")
-        if k + 1 < len(ids):
-            scroll_to(page, ids[k + 1], settle_ms=500)
-            if not page.evaluate("(id) => document.getElementById(id).querySelector('video').paused", slide_id):
-                problems.append(f"the video of #{slide_id} kept playing after it was scrolled away")
+            problems.append(f"the video of {name} did not play when scrolled into view (time {time:.2f} s)")
+        if k + 1 < n:
+            scroll_to(page, k + 1, settle_ms=500)
+            if not page.evaluate(f"(k) => {slide}.querySelector('video').paused", k):
+                problems.append(f"the video of {name} kept playing after it was scrolled away")
     return problems
 
 
@@ -327,7 +336,7 @@ def test_the_explorer_works_in_the_reading_mode(browser, explorer_deck):
     deck = with_scripts(explorer_deck, PACING, READING, name="reading.html")
     s = B.open_deck(browser, deck, deck.parent, query="?view=scroll")
     page = s.page
-    scroll_to(page, "explorer", settle_ms=300)
+    scroll_to(page, page.evaluate("[...document.querySelectorAll('.reveal .scroll-page')].findIndex(p => p.querySelector('.explorer'))"), settle_ms=300)
     points = lambda: page.evaluate("document.querySelector('.explorer polyline').getAttribute('points')")
     first = points()
     assert page.evaluate(EXPLORER_INPUT_JS, ["lr", "3"]), "something covers the explorer's slider"
@@ -379,8 +388,9 @@ QUARTO_MINUTES = 1 + 2 + 0.5 + 1  # the title slide, then the three notes'
 
 def render_fixture(tmp: Path, media_html, edit=lambda meta: None) -> Path:
     """Render QUARTO_FIXTURE with Quarto in a project of its own under ``tmp`` that has the deck's
-    slides/_metadata.yml (without the Jupyter kernel: the fixture has no cells), theme and includes,
-    after ``edit(meta)`` changed the format options; return the HTML."""
+    slides/_metadata.yml (without the Jupyter kernel: the fixture has no cells), theme, includes and
+    fonts, after ``edit(meta)`` changed the format options; return the HTML (its project folder, two
+    up, is the output folder: nothing may be requested from outside it)."""
     if shutil.which("quarto") is None:
         pytest.skip("no `quarto` on PATH: the Quarto-rendered checks need it")
     html_block, media = media_html
@@ -390,6 +400,8 @@ def render_fixture(tmp: Path, media_html, edit=lambda meta: None) -> Path:
     shutil.copy(SLIDES / "theme.scss", slides)
     shutil.copytree(INCLUDES, slides / "includes")
     shutil.copytree(media, slides / "media")
+    if (D.ROOT / "fonts").is_dir():  # the typeface includes/fonts.html loads from ../fonts/
+        shutil.copytree(D.ROOT / "fonts", tmp / "fonts")
     meta = yaml.safe_load((SLIDES / "_metadata.yml").read_text())
     meta.pop("jupyter", None)
     edit(meta["format"]["revealjs"])
@@ -453,7 +465,7 @@ def pen_problems(session) -> list[str]:
 
 
 def test_the_pen_draws_offline_and_the_deck_passes_the_browser_checks(browser, quarto_deck):
-    s = B.open_deck(browser, quarto_deck, quarto_deck.parent)
+    s = B.open_deck(browser, quarto_deck, quarto_deck.parent.parent)
     found = B.walk(s)
     for check in B.CHECKS:
         assert found[check] == [], (check, found[check])  # the title slide's link included
@@ -466,7 +478,7 @@ def test_the_pen_draws_offline_and_the_deck_passes_the_browser_checks(browser, q
 
 
 def test_a_deck_without_the_pen_or_with_it_online_fails(browser, quarto_deck, quarto_deck_without_pen, tmp_path):
-    s = B.open_deck(browser, quarto_deck_without_pen, quarto_deck_without_pen.parent)
+    s = B.open_deck(browser, quarto_deck_without_pen, quarto_deck_without_pen.parent.parent)
     B.go(s.page, B.slide_indices(s.page)[1])
     assert pen_problems(s) == ["no chalkboard plugin in the page"]
     s.page.context.close()
@@ -474,7 +486,7 @@ def test_a_deck_without_the_pen_or_with_it_online_fails(browser, quarto_deck, qu
     online = quarto_deck.with_name("online.html")
     online.write_text(re.sub(r'href="[^"]*reveal-chalkboard/style.css"',
                              'href="https://cdn.jsdelivr.net/npm/reveal.js-plugins@4/chalkboard/style.css"', quarto_deck.read_text()))
-    s = B.open_deck(browser, online, online.parent)
+    s = B.open_deck(browser, online, online.parent.parent)
     assert any("chalkboard" in u for u in s.outside_requests)
     s.page.context.close()
 
@@ -482,7 +494,7 @@ def test_a_deck_without_the_pen_or_with_it_online_fails(browser, quarto_deck, qu
 def test_the_reading_mode_of_a_quarto_deck(browser, quarto_deck):
     """Quarto's scroll-view options and its reveal.js 5.1: notes below the slides, the video playing in
     view, the footer and the pen out of the way."""
-    s = B.open_deck(browser, quarto_deck, quarto_deck.parent, query="?view=scroll")
+    s = B.open_deck(browser, quarto_deck, quarto_deck.parent.parent, query="?view=scroll")
     assert s.page.evaluate("Reveal.getConfig().scrollSnap") is False
     assert reading_problems(s.page) == []
     assert scroll_playback(s.page) == []
@@ -498,7 +510,7 @@ def test_the_reading_mode_of_a_quarto_deck(browser, quarto_deck):
 
 
 def test_the_pdf_has_one_page_per_slide_and_no_reading_link(browser, quarto_deck, tmp_path):
-    written = E.export(quarto_deck, tmp_path, timeout=120, browser=browser)
+    written = E.export(quarto_deck, tmp_path, timeout=120, browser=browser, force=True)  # printed, not from the cache
     pages, text = B.pdf_pages_and_text(written[0])
     assert pages == 4 and "Fixture" in text and "Read as a page" not in text
     note_pages, note_text = B.pdf_pages_and_text(written[1])
@@ -506,18 +518,18 @@ def test_the_pdf_has_one_page_per_slide_and_no_reading_link(browser, quarto_deck
     # without the print rule the link, which leads nowhere on paper, is printed
     shown = quarto_deck.with_name("printed.html")
     shown.write_text(quarto_deck.read_text().replace("html.print-pdf .reveal .read-as-page { display: none !important; }", ""))
-    E.export(shown, tmp_path / "shown", timeout=120, browser=browser)
+    E.export(shown, tmp_path / "shown", timeout=120, browser=browser, force=True)
     assert "Read as a page" in B.pdf_pages_and_text(tmp_path / "shown" / "printed.pdf")[1]
 
 
 def test_the_timer_of_a_quarto_deck_totals_its_planned_minutes(browser, quarto_deck, quarto_deck_without_pen, tmp_path):
-    s = B.open_deck(browser, quarto_deck, quarto_deck.parent)
+    s = B.open_deck(browser, quarto_deck, quarto_deck.parent.parent)
     assert sum(speaker_timings(s.page)) == 60 * QUARTO_MINUTES
     s.page.context.close()
     # the same deck without the pacing script: four slides at the default minute each
     bare = quarto_deck.with_name("bare.html")
     bare.write_text(re.sub(r"<script>\s*// Pacing for the speaker view.*?</script>", "", quarto_deck.read_text(), flags=re.S))
-    s = B.open_deck(browser, bare, bare.parent)
+    s = B.open_deck(browser, bare, bare.parent.parent)
     assert sum(speaker_timings(s.page)) == 60 * 4 != 60 * QUARTO_MINUTES
     s.page.context.close()
 
@@ -545,3 +557,23 @@ def test_the_timer_of_each_rendered_deck_totals_its_planned_minutes(browser, qmd
     s.page.context.close()
     assert timings is not None, "no default-timing: the speaker view shows no pacing timer"
     assert sum(timings) == round(60 * planned), f"{qmd.name}: the timer plans {sum(timings)} s, the sections {60 * planned:g} s"
+
+
+def test_the_rendered_lecture_in_the_reading_mode(browser, rendered_deck):
+    """The full lecture at ?view=scroll: every slide's notes below it, clear of everything; every
+    animation plays as its page scrolls to the top and stops when the next one does; the explorer
+    answers its slider."""
+    s = B.open_deck(browser, rendered_deck, D.output_dir("full"), query="?view=scroll")
+    page = s.page
+    problems = reading_problems(page)
+    assert problems == [], "\n".join(problems[:20])
+    problems = scroll_playback(page)
+    assert problems == [], "\n".join(problems[:20])
+    if page.evaluate("!!document.querySelector('.explorer')"):
+        scroll_to(page, page.evaluate("[...document.querySelectorAll('.reveal .scroll-page')].findIndex(p => p.querySelector('.explorer'))"), settle_ms=300)
+        before = page.evaluate("document.querySelector('.explorer polyline').getAttribute('points')")
+        other = page.evaluate("(() => { const el = document.querySelector('[data-role=lr]'); return el.value === el.max ? el.min : el.max; })()")
+        assert page.evaluate(EXPLORER_INPUT_JS, ["lr", other]), "something covers the explorer's slider"
+        assert page.evaluate("document.querySelector('.explorer polyline').getAttribute('points')") != before
+    assert s.console_errors == [] and s.failed_requests == [] and s.outside_requests == []
+    s.page.context.close()
