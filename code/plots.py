@@ -73,9 +73,10 @@ for _ttf in sorted(FONTS.glob("*.ttf")):
     font_manager.fontManager.addfont(str(_ttf))
 
 # Readable on a projector; importing this module sets them, as the deck wants for every figure. A figure
-# ``w`` inches wide shown across ``share`` of a 1920 px screen shows 1 pt as ``share * 1920 / (72 w)`` px:
-# 16.5 pt is still 20 px for a 13-inch figure across 60 % of the slide (``present.check_figure_text``).
-TEXT_MIN_PT = 16.5
+# ``w`` inches wide shown across ``share`` of the slide, which a 1920x1080 screen shows 1824 px wide, shows
+# 1 pt as ``share * 1824 / (72 w)`` px: 17.2 pt is still 20 px for a 13-inch figure across 60 % of the
+# slide (``present.check_figure_text``).
+TEXT_MIN_PT = 17.2
 RC = {
     "font.family": "sans-serif",
     "font.sans-serif": [FONT_FAMILY, "DejaVu Sans"],
@@ -87,7 +88,7 @@ RC = {
     "mathtext.cal": FONT_FAMILY,
     "mathtext.tt": "DejaVu Sans Mono",
     "mathtext.fallback": "stixsans",
-    "font.size": 17,
+    "font.size": 17.5,
     "axes.titlesize": 18,
     "axes.labelsize": 17,
     "legend.fontsize": TEXT_MIN_PT,
@@ -307,7 +308,13 @@ def surface_3d(surface, ax, elev: float = 32, azim: float = -60):
     X, Y, Z = grid(surface, 80)
     ax.plot_surface(X, Y, Z, cmap="Blues", edgecolor="#5a6f8c", linewidth=0.2, alpha=0.9, rcount=40, ccount=40)
     ax.view_init(elev=elev, azim=azim)
-    ax.set(xlabel="$x$", ylabel="$y$", zlabel="loss")
+    (x0, x1), (y0, y1) = surface.bounds
+    # few ticks and padded labels: at slide sizes the 3-D axes' default ticks run into their labels
+    ax.set(xticks=[x0, 0, x1] if x0 < 0 < x1 else [x0, x1], yticks=[y0, 0, y1] if y0 < 0 < y1 else [y0, y1],
+           zticks=[0, np.round(Z.max(), -1)])
+    ax.set_xlabel("$x$", labelpad=14)
+    ax.set_ylabel("$y$", labelpad=14)
+    ax.set_title("the loss over $(x, y)$")  # a title, not a z label: that one lands on the next panel
     return ax
 
 
