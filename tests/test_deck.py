@@ -278,3 +278,16 @@ def test_no_two_slides_share_an_id():
         for path in decks:
             ids = heading_ids(text_of(path))
             assert len(ids) == len(set(ids)), f"{path.name}: {sorted({i for i in ids if ids.count(i) > 1})}"
+
+
+def test_nothing_but_hidden_cells_before_the_first_heading():
+    """Anything a deck shows (even an HTML comment) before its first heading becomes an untitled slide."""
+    def before_first_heading(text):
+        body = re.sub(r"\A---\n.*?\n---\n", "", text, flags=re.S)
+        first = D.slides(body)[0]
+        return re.sub(r"^```\{python\}\n#\| label: [\w-]+\n#\| include: false\n.*?^```\n", "", first, flags=re.S | re.M).strip()
+
+    assert before_first_heading("---\ntitle: t\n---\n<!-- a note -->\n\n## A\n") == "<!-- a note -->"
+    for decks in D.variants().values():
+        for path in decks:
+            assert before_first_heading(text_of(path)) == "", f"{path.name} shows something before its first heading"
