@@ -170,6 +170,15 @@ def _export(deck: Path, out_dir: Path, timeout: float, chromium: str | None, bro
         raise ExportError(f"PDF export failed: {first_line}") from None
 
 
+def rendered_decks(output_dir: Path) -> list[Path]:
+    """The decks to print: as Quarto's post-render step, the HTML files it lists as this render's outputs
+    (``QUARTO_PROJECT_OUTPUT_FILES``, relative to the project), so each variant prints its own decks into
+    its own folder; on the command line, the full lecture."""
+    listed = os.environ.get("QUARTO_PROJECT_OUTPUT_FILES", "")
+    decks = [ROOT / line.strip() for line in listed.splitlines() if line.strip().endswith(".html")]
+    return decks or [output_dir / DEFAULT_DECK]
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("deck", nargs="?", help="rendered deck (default: <output-dir>/slides/lecture.html)")
@@ -182,10 +191,11 @@ def main(argv=None) -> int:
     if post_render and not os.environ.get("QUARTO_PROJECT_RENDER_ALL"):
         return 0  # a preview or a single-file render: no PDF
     output_dir = Path(os.environ.get("QUARTO_PROJECT_OUTPUT_DIR", ROOT / "_site"))
-    deck = Path(args.deck) if args.deck else output_dir / DEFAULT_DECK
+    decks = [Path(args.deck)] if args.deck else rendered_decks(output_dir)
     try:
-        for path in export(deck, args.out_dir, args.timeout, force=args.force):
-            print(f"wrote {path}")
+        for deck in decks:  # every deck the render wrote: one variant's lecture, or all its seminar decks
+            for path in export(deck, args.out_dir, args.timeout, force=args.force):
+                print(f"wrote {path}")
     except ExportError as err:
         print(f"export_pdf: {err}", file=sys.stderr)
         return 0 if post_render and "Chromium" in str(err) else 2

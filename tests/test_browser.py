@@ -728,3 +728,12 @@ def test_term_colours_reach_the_rule_and_the_code_in_the_browser(browser, tmp_pa
     rows = s.page.evaluate(TERM_COLOURS_JS)["rows"]
     assert len({c for row in rows for c in row}) == 1
     s.page.context.close()
+
+
+def test_post_render_prints_every_deck_the_render_wrote(monkeypatch, tmp_path):
+    monkeypatch.setenv("QUARTO_PROJECT_OUTPUT_FILES", "_site-seminar/slides/seminar-adam.html\n"
+                                                      "_site-seminar/slides/seminar-gd.html\n_site-seminar/media/x.png")
+    assert E.rendered_decks(tmp_path) == [ROOT / "_site-seminar/slides/seminar-adam.html",
+                                          ROOT / "_site-seminar/slides/seminar-gd.html"]
+    monkeypatch.delenv("QUARTO_PROJECT_OUTPUT_FILES")
+    assert E.rendered_decks(tmp_path) == [tmp_path / "slides" / "lecture.html"]
