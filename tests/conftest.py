@@ -45,3 +45,30 @@ def render_log(rendered_deck) -> str:
     if shutil.which("quarto") is None or not RENDER_LOG.exists():
         pytest.skip("no log of the render: the `quarto` binary is not installed here")
     return RENDER_LOG.read_text()
+
+
+def render_variant(profile: str) -> list[pathlib.Path]:
+    """The rendered decks of one variant (a Quarto profile), rendered here with `quarto render --profile`
+    when Quarto is installed and any is missing or older than its sources; skipped, with the reason,
+    when there is no Quarto and no render."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import deck as D
+
+    out = D.output_dir(profile)
+    decks = [out / "slides" / f"{qmd.stem}.html" for qmd in D.variants()[profile]]
+    fresh = all(d.exists() and d.stat().st_mtime >= _newest_source() for d in decks)
+    if not fresh and shutil.which("quarto"):
+        result = subprocess.run(["quarto", "render", "--profile", profile], cwd=ROOT, capture_output=True, text=True,
+                                timeout=1800)
+        assert result.returncode == 0, f"quarto render --profile {profile} failed:\n{result.stderr[-3000:]}"
+        (out / ".render-log.txt").write_text(result.stderr)
+    elif not fresh:
+        pytest.skip(f"the {profile} variant is not rendered and the `quarto` binary is not installed here "
+                    "(quarto-cli downloads it at install time)")
+    return decks
+
+
+@pytest.fixture(scope="session", params=["core", "seminar"])
+def rendered_variant(request) -> tuple[str, list[pathlib.Path]]:
+    """(profile, its rendered decks) for every variant besides the full lecture (``rendered_deck``)."""
+    return request.param, render_variant(request.param)

@@ -737,3 +737,25 @@ def test_post_render_prints_every_deck_the_render_wrote(monkeypatch, tmp_path):
                                           ROOT / "_site-seminar/slides/seminar-gd.html"]
     monkeypatch.delenv("QUARTO_PROJECT_OUTPUT_FILES")
     assert E.rendered_decks(tmp_path) == [tmp_path / "slides" / "lecture.html"]
+
+
+def test_every_variant_passes_the_browser_checks(browser, rendered_variant):
+    """The core lecture and every seminar deck: overflow, raw TeX, text size, printed output, axe, offline,
+    and every animation present and counted, as on the full lecture."""
+    profile, decks = rendered_variant
+    problems = []
+    for html in decks:
+        found = B.check_deck(browser, html, output_root(html))
+        for check in ("overflow", "raw_math", "text_size", "output_blocks", "axe", "console_errors", "failed_requests",
+                      "outside_requests"):
+            problems += [f"{html.name}: {check}: {p}" for p in found[check]]
+        problems += [f"{html.name}: {p}" for p in B.video_count(html, B.expected_videos(source_of(html)), output_root(html))]
+    assert problems == [], f"{profile}: {len(problems)} problems:\n" + "\n".join(problems[:40])
+
+
+def test_every_variant_has_a_clean_render_log(rendered_variant):
+    profile, decks = rendered_variant
+    log = decks[0].parents[1] / ".render-log.txt"
+    if not log.exists():
+        pytest.skip(f"no log of the {profile} render (it was rendered outside the tests)")
+    assert B.render_warnings(log.read_text()) == []
