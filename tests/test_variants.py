@@ -91,7 +91,10 @@ def test_full_lecture_includes_every_section():
 def test_every_method_has_a_seminar_deck_of_its_own(method):
     deck = SLIDES / f"seminar-{method}.qmd"
     assert deck in D.variants()["seminar"]
-    assert included(deck) == ["_setup.qmd", f"sections/_{method}.qmd"]
+    files = included(deck)
+    assert files[:2] == ["_setup.qmd", f"sections/_{method}.qmd"]
+    # then only the method's own further sections, those the full lecture has (e.g. momentum under noise)
+    assert all(re.fullmatch(rf"sections/_{method}-[\w-]+\.qmd", f) for f in files[2:]), files
 
 
 @pytest.mark.parametrize("path", SECTIONS, ids=lambda p: str(p.relative_to(SLIDES)))
