@@ -232,7 +232,7 @@ def figure(fig, name: str, alt: str, width: str = "100%") -> str:
     save_png(fig, png)
     w, h = fig.canvas.get_width_height(physical=True)
     plt.close(fig)
-    label = html.escape(alt, quote=True)
+    label = html.escape(plain_text(alt), quote=True)
     return _raw_html(f'<figure class="fig" style="{_css_width(width)}">\n'
                      f'<img src="media/{name}.png" width="{w}" height="{h}" alt="{label}">\n</figure>')
 
@@ -251,6 +251,12 @@ def spoken(tex: str) -> str:
     if "\\" in text or re.search(r"[{}^_$]", text):
         raise ValueError(f"tex must be a simple formula (powers, spacing, a few symbols), got {tex!r}")
     return text
+
+
+def plain_text(text: str) -> str:
+    """A text alternative without TeX: each ``$...$`` (as ``number`` writes small and large numbers) spoken
+    as plain text, e.g. ``$2.2 \\times 10^{-14}$`` -> ``2.2 × 10⁻¹⁴``."""
+    return re.sub(r"\$([^$]*)\$", lambda m: spoken(m.group(1)), text)
 
 
 def notes(text: str) -> str:
@@ -324,7 +330,7 @@ def _encode_video(anim, mp4: Path, png: Path):
 
 
 def _video_html(name: str, alt: str, width: str, w: int, h: int) -> str:
-    label = html.escape(alt, quote=True)
+    label = html.escape(plain_text(alt), quote=True)
     return _raw_html(
         f'<figure class="anim" style="{_css_width(width)}">\n'
         f'<video class="anim-video" data-autoplay muted playsinline controls preload="auto" '
@@ -438,7 +444,7 @@ def explorer(data: dict, backgrounds: dict, still, alt: str) -> str:
     first = next(iter(data["surfaces"].values()))
     options = lambda items: "".join(f'<option value="{html.escape(k)}">{html.escape(v)}</option>' for k, v in items)
     w, h = data["width"], data["height"]
-    label = html.escape(alt, quote=True)
+    label = html.escape(plain_text(alt), quote=True)
     return _raw_html(f"""<div class="explorer" role="group" aria-label="{label}">
 <div class="explorer-controls" data-role="controls">
 <label>surface <select data-role="surface">{options((k, s["label"]) for k, s in data["surfaces"].items())}</select></label>

@@ -255,3 +255,9 @@ def test_spoken_turns_a_simple_formula_into_text_and_refuses_the_rest():
     assert S.spoken(r"x^{-1} \cdot \eta") == "x⁻¹ · η"
     with pytest.raises(ValueError, match="simple formula"):
         S.spoken(r"\frac{1}{2} x^2")
+
+
+def test_alt_texts_carry_no_tex(tmp_path, monkeypatch):
+    monkeypatch.setattr(S, "MEDIA", tmp_path)
+    html = S.figure(_figure_with_text(16), "small-number", alt=f"The loss ends at {S.number(2.2e-14)}.", width="60%")
+    assert 'alt="The loss ends at 2.20 × 10⁻¹⁴."' in html
