@@ -87,6 +87,12 @@ OVERFLOW_JS = """(tol) => {
     if (over > tol * scale) out.push(`${el.tagName.toLowerCase()}${el.className && typeof el.className === 'string' ? '.' + el.className.split(' ')[0] : ''} `
         + `runs ${Math.round(over / scale)}px past the slide: "${(el.innerText || '').trim().slice(0, 50)}"`);
   }
+  // a code or output block whose lines are wider than the block: the end of a line is hidden (it scrolls)
+  for (const el of slide.querySelectorAll('pre')) {
+    if (el.closest('aside.notes, .speaker-notes') || getComputedStyle(el).display === 'none') continue;
+    const hidden = (el.scrollWidth - el.clientWidth);
+    if (hidden > tol) out.push(`pre hides ${Math.round(hidden)}px of its widest line: "${(el.innerText || '').trim().slice(0, 50)}"`);
+  }
   return out;
 }"""
 

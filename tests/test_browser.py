@@ -147,6 +147,12 @@ BAD = """
 
 {bullets}
 
+## Wide code {{#widecode}}
+
+```python
+result = some_function_with_a_long_name(first_argument, second_argument, third_argument, fourth_argument, fifth_argument, sixth)
+```
+
 ## Raw TeX {{#rawtex}}
 
 This one was not typeset: \\$x_t = x_{{t-1}} - \\eta g_t\\$.
@@ -234,8 +240,9 @@ def test_a_clean_deck_passes_every_check(browser, good_deck):
 def test_each_defect_is_caught(browser, bad_deck):
     s = B.open_deck(browser, bad_deck, bad_deck.parent)
     found = B.walk(s)
-    assert found["visited"] == 12
-    assert found["overflow"] and slides_named(found["overflow"]) == {"too long"}
+    assert found["visited"] == 13
+    assert found["overflow"] and slides_named(found["overflow"]) == {"too long", "wide code"}
+    assert any("pre hides" in p for p in found["overflow"] if "'wide code'" in p.lower()), found["overflow"]
     assert found["raw_math"] and slides_named(found["raw_math"]) == {"raw tex"}
     # the 10 px span is under 24 px and, in a paragraph, under 30 px; the 22 px paragraph only under 30
     assert slides_named(found["text_size"]) == {"small text", "small body"}
