@@ -370,6 +370,23 @@ def video_count(html: Path, expected: int, root: Path) -> list[str]:
             f"{', ...' if len(files) > 5 else ''})"]
 
 
+def variant_video_count(decks, root: Path) -> list[str]:
+    """For a variant whose decks share one output folder (the seminar decks): each page has as many
+    ``<video>`` elements as its cells wrote animations, and the folder holds exactly their ``.mp4``
+    files, no more and no fewer. ``decks`` is a list of ``(html, expected)``."""
+    problems, total = [], 0
+    for html, expected in decks:
+        parser = _VideoTags()
+        parser.feed(Path(html).read_text())
+        total += expected
+        if parser.count != expected:
+            problems.append(f"{Path(html).name}: the cells write {expected} animations, the page has {parser.count}")
+    files = sorted(Path(root).rglob("*.mp4"))
+    if len(files) != total:
+        problems.append(f"the decks' cells write {total} animations and {root} has {len(files)} .mp4 files")
+    return problems
+
+
 # ------------------------------------------------------------------------------------------------
 # a clean render log
 # ------------------------------------------------------------------------------------------------

@@ -763,8 +763,24 @@ def test_every_variant_passes_the_browser_checks(browser, rendered_variant):
         for check in ("overflow", "raw_math", "text_size", "output_blocks", "axe", "console_errors", "failed_requests",
                       "outside_requests"):
             problems += [f"{html.name}: {check}: {p}" for p in found[check]]
-        problems += [f"{html.name}: {p}" for p in B.video_count(html, B.expected_videos(source_of(html)), output_root(html))]
+    problems += B.variant_video_count([(html, B.expected_videos(source_of(html))) for html in decks], output_root(decks[0]))
     assert problems == [], f"{profile}: {len(problems)} problems:\n" + "\n".join(problems[:40])
+
+
+def test_the_video_count_of_decks_sharing_a_folder(tmp_path):
+    """Proof of variant_video_count: two decks, one folder; a dropped video or a stray file is caught."""
+    video = '<video data-autoplay><source src="media/{0}.mp4" type="video/mp4"></video>'
+    (tmp_path / "media").mkdir()
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.html").write_text(video.format(name))
+        (tmp_path / "media" / f"{name}.mp4").write_bytes(b"")
+    decks = [(tmp_path / "a.html", 1), (tmp_path / "b.html", 1)]
+    assert B.variant_video_count(decks, tmp_path) == []
+    (tmp_path / "b.html").write_text("no video")
+    assert B.variant_video_count(decks, tmp_path) == ["b.html: the cells write 1 animations, the page has 0"]
+    (tmp_path / "b.html").write_text(video.format("b"))
+    (tmp_path / "media" / "stray.mp4").write_bytes(b"")
+    assert B.variant_video_count(decks, tmp_path) == [f"the decks' cells write 2 animations and {tmp_path} has 3 .mp4 files"]
 
 
 def test_every_variant_has_a_clean_render_log(rendered_variant):
