@@ -244,12 +244,17 @@ def test_slides_and_figures_share_one_typeface():
     """The theme's font is the project's own files (fonts/), the very files plots.py gives matplotlib."""
     import plots as P
 
+    from fontTools.ttLib import TTFont
+
     header = (D.ROOT / "slides" / "includes" / "fonts.html").read_text()
-    files = re.findall(r'url\("\.\./fonts/([\w-]+\.ttf)"\)', header)
-    assert len(files) == 6 and all((D.ROOT / "fonts" / f).exists() for f in files)
+    files = re.findall(r'url\("\.\./fonts/web/([\w-]+)\.woff"\)', header)
+    assert len(files) == 6
+    for stem in files:  # each web font is made from the TTF matplotlib uses: same family, style and version
+        web, ttf = TTFont(D.ROOT / "fonts" / "web" / f"{stem}.woff"), TTFont(D.ROOT / "fonts" / f"{stem}.ttf")
+        assert [web["name"].getDebugName(i) for i in (1, 2, 5)] == [ttf["name"].getDebugName(i) for i in (1, 2, 5)]
     assert re.search(r'^\$font-family-sans-serif: "Deck Sans"', (D.ROOT / "slides" / "theme.scss").read_text(), re.M)
     meta = D.deck_metadata(D.ROOT / "slides" / "lecture.qmd")["format"]["revealjs"]
-    assert "includes/fonts.html" in meta["include-in-header"] and "../fonts/*.ttf" in meta["resources"]
+    assert "includes/fonts.html" in meta["include-in-header"] and "../fonts/web/*.woff" in meta["resources"]
     from matplotlib import font_manager
 
     used = font_manager.findfont(font_manager.FontProperties(family=P.plt.rcParams["font.family"]))
