@@ -212,7 +212,8 @@ def scroll_playback(page) -> list[str]:
         if not page.evaluate(f"(k) => !!{slide}.querySelector('video')", k):
             continue
         name = page.evaluate(f"(k) => '#' + {slide}.id + ' (page ' + (k + 1) + ')'", k)
-        scroll_to(page, k, settle_ms=300)
+        # the page comes to rest before it is judged: on a loaded machine reveal.js's scroll handler lags
+        scroll_to(page, k, settle_ms=800)
         current = page.evaluate(f"(k) => Reveal.getCurrentSlide() === {slide}", k)
         state = f"(k) => {{ const v = {slide}.querySelector('video'); return [v.currentTime, v.paused]; }}"
         for _ in range(25):  # up to 5 s: a busy machine may take a while to load the video from disk
