@@ -221,12 +221,18 @@ def check_figure_text(fig, width: str, name: str):
                          f"{len(small)} below it: {listed}")
 
 
-def figure(fig, name: str, alt: str, width: str = "100%") -> str:
-    """Save ``fig`` as ``media/<name>.png`` and return the raw HTML that shows it across ``width`` of the
-    slide with ``alt`` as its text alternative. Checks first that its text is readable at that size and
-    that its series' colours are few and distinguishable for everyone (``plots.check_figure_colours``)."""
+def check_figure(fig, width: str, name: str):
+    """The checks every figure and animation of the deck passes before it is written: its text readable
+    at ``width`` (``check_figure_text``), its series' colours few and distinguishable for everyone
+    (``plots.check_figure_colours``)."""
     check_figure_text(fig, width, name)
     P.check_figure_colours(fig, name)
+
+
+def figure(fig, name: str, alt: str, width: str = "100%") -> str:
+    """Save ``fig`` as ``media/<name>.png`` and return the raw HTML that shows it across ``width`` of the
+    slide with ``alt`` as its text alternative. Checks it first (``check_figure``)."""
+    check_figure(fig, width, name)
     MEDIA.mkdir(parents=True, exist_ok=True)
     png = MEDIA / f"{name}.png"
     save_png(fig, png)
@@ -285,6 +291,8 @@ def save_png(fig, path, dpi=None):
     tmp = Path(path).with_name(f".{Path(path).name}.{os.getpid()}.part")
     flat.save(tmp, format="PNG", optimize=True)
     os.replace(tmp, path)
+
+
 BUILT: list[str] = []  # names of the videos this process encoded (not taken from the cache), for tests
 
 
@@ -293,8 +301,8 @@ def _video_code_key() -> str:
     """Everything a video depends on besides its animation's spec: the drawing code (plots.py), the fonts,
     this module's checks and encoding, the encoder's settings and the versions of the libraries and of
     the ffmpeg binary. Computed once per process (the code does not change while the deck runs)."""
-    own = [video, _build_video, _frame_size, _encode_video, check_figure_text, figure_text_px, _drawn, _share,
-           _video_html, _css_width]
+    own = [video, _build_video, _frame_size, _encode_video, save_png, check_figure, check_figure_text,
+           figure_text_px, _drawn, _share, _video_html, _css_width]
     return C.digest("video", C.file_digest(Path(P.__file__), P.FONTS), [inspect.getsource(f) for f in own],
                     ENCODER, PNG_METADATA, SCREEN_WIDTH_PX, MIN_FIGURE_TEXT_PX, SLIDE_WIDTH_PX,
                     C.versions("matplotlib", "numpy", "imageio-ffmpeg", "colorspacious"),
@@ -344,8 +352,7 @@ BACKGROUND_ENV = "OPTIMIZERS_BACKGROUND_VIDEOS"  # "1" (Quarto renders, _environ
 
 def _build_video(anim, key: str, name: str, width: str, mp4: Path, png: Path):
     """Check, draw, encode and keep in the cache one video and its still."""
-    check_figure_text(anim.fig, width, name)
-    P.check_figure_colours(anim.fig, name)
+    check_figure(anim.fig, width, name)
     _encode_video(anim, mp4, png)
     C.store(key, [mp4, png])
     w, h = _png_size(png)
