@@ -58,6 +58,9 @@ EXTRA_COLORS = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9"
 EXTRA_STYLES = [{"color": "#000000", "ls": "-"}, {"color": "#000000", "ls": "--"}, {"color": "#666666", "ls": "-"},
                 {"color": "#666666", "ls": ":"}, {"color": "#000000", "ls": "-."}, {"color": "#666666", "ls": "--"}]
 VARIANT = "#8c8c8c"  # a method's other setting, drawn beside it with the method's own marker
+# The method a variant is compared with (Adam under AMSGrad, AdaMax, Nadam, AdamW): a reference like GD,
+# thin and underneath, told apart from GD's grey by being darker and dashed.
+BASELINE = {"color": "#4d4d4d", "ls": "--"}
 
 
 def shades(n: int) -> list:
@@ -333,6 +336,7 @@ class Track:
     diverged_at: int = -1
     color: str | None = None
     reference: bool = False  # a reference drawn thin and grey underneath the method compared with it
+    linestyle: str = "-"
 
 
 # One frame for every "<method> in the valley" slide, so that they read like a flip-book: the same
@@ -577,7 +581,7 @@ def _path_panel(ax, panel: PathPanel, every: int = 0):
         ax.plot(*tr.path[0], marker="o", ms=10, mfc="white", mec=st["color"], mew=2, zorder=z + 2, ls="none")
         dots = dict(marker="o", ms=4 if reference else 5.5, mfc=st["color"], mec="white", mew=0.8,
                     markevery=slice(every, None, every)) if every else {}
-        (line,) = ax.plot([], [], color=st["color"], lw=lw, zorder=z, label=st["label"], **dots)
+        (line,) = ax.plot([], [], color=st["color"], lw=lw, ls=tr.linestyle, zorder=z, label=st["label"], **dots)
         (head,) = ax.plot([], [], marker=st["marker"], ms=9 if reference else 13, color=st["color"],
                           mec="white", mew=1.2, zorder=z + 3, ls="none")
         arrow = None

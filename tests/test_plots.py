@@ -101,6 +101,22 @@ def test_reference_is_thin_grey_and_underneath():
     assert lines["GD"].get_zorder() == lines["Adam"].get_zorder()
 
 
+def test_baseline_method_is_a_dashed_dark_grey_reference_beside_gd():
+    """Adam under AMSGrad: a second reference, thin and underneath like GD, told apart by dashes."""
+    gd, adam, ams = (O.run(O.demo(n), V, steps=20) for n in ("gd", "adam", "amsgrad"))
+    anim = P.animate([P.PathPanel(V, [P.Track(gd.path, "gd", reference=True),
+                                      P.Track(adam.path, "adam", color=P.BASELINE["color"], linestyle=P.BASELINE["ls"]),
+                                      P.Track(ams.path, "amsgrad")]),
+                      P.SeriesPanel({"GD": (gd.loss, P.REFERENCE), "Adam": (adam.loss, *P.BASELINE.values()),
+                                     "AMSGrad": (ams.loss, "amsgrad")})], n_steps=20, size=(12.8, 5.6))
+    for ax in anim.fig.axes:
+        lines = _drawn_lines(ax)
+        base, ref, method = lines["Adam"], lines["GD"], lines["AMSGrad"]
+        assert P.is_grey(base.get_color()) and base.get_linestyle() == "--" and ref.get_linestyle() == "-"
+        assert base.get_zorder() < method.get_zorder() and base.get_linewidth() < method.get_linewidth()
+    assert P.figure_colours(anim.fig) == [P.STYLE["amsgrad"]["color"].lower()]
+
+
 def test_direct_labels_instead_of_a_legend():
     anim = _compare()
     anim.fig.canvas.draw()
