@@ -238,6 +238,37 @@ def check_series_count(fig, where: str = "figure", max_series: int = MAX_SERIES)
                              f"{max_series}: draw small multiples, the rest grey ({', '.join(map(_colour_name, cols))})")
 
 
+def _is_line(handle) -> bool:
+    """Whether a legend handle stands for a drawn line (not a marker-only series, a patch or a bar)."""
+    return (isinstance(handle, matplotlib.lines.Line2D) and handle.get_linestyle() not in ("None", "none", "", " ")
+            and handle.get_linewidth() > 0)
+
+
+def check_figure_legends(fig, where: str = "figure", max_lines: int = MAX_SERIES):
+    """``ValueError`` when a legend of ``fig`` (of an axes or of the figure) is one the reader should not
+    have to look up: a single entry (say it in the title or on the data), ``max_lines`` or fewer entries
+    that are all lines (label them at their ends, ``direct_labels``), or the same entries as another
+    axes' legend (label the data once, or in the first panel)."""
+    seen = {}
+    legends = [(f"axes {k} ({ax.get_title()!r})", ax.get_legend(), True) for k, ax in enumerate(fig.axes)]
+    legends += [(f"figure legend {k}", lg, False) for k, lg in enumerate(fig.legends)]
+    for what, legend, on_axes in legends:
+        if legend is None or not legend.get_visible():
+            continue
+        entries = tuple(t.get_text() for t in legend.get_texts())
+        if len(entries) == 1:
+            raise ValueError(f"{where}: {what} has a legend with a single entry ({entries[0]!r}): name it in the "
+                             f"title or on the data")
+        if len(entries) <= max_lines and all(_is_line(h) for h in legend.legend_handles):
+            raise ValueError(f"{where}: {what} has a legend of {len(entries)} lines ({', '.join(entries)}): label "
+                             f"them at their ends (plots.direct_labels) or where they are apart")
+        if on_axes and entries in seen:
+            raise ValueError(f"{where}: {what} repeats the legend of {seen[entries]} ({', '.join(entries)}): "
+                             f"label the data once")
+        if on_axes:
+            seen[entries] = what
+
+
 def style(name: str, **overrides) -> dict:
     """Colour, marker and label of a method (``STYLE``), with overrides."""
     return {**STYLE.get(name, {"color": "#444444", "marker": "o", "label": name}), **overrides}

@@ -224,9 +224,11 @@ def check_figure_text(fig, width: str, name: str):
 def check_figure(fig, width: str, name: str):
     """The checks every figure and animation of the deck passes before it is written: its text readable
     at ``width`` (``check_figure_text``), its series' colours few and distinguishable for everyone
-    (``plots.check_figure_colours``)."""
+    (``plots.check_figure_colours``), no legend that labels on the data should replace
+    (``plots.check_figure_legends``)."""
     check_figure_text(fig, width, name)
     P.check_figure_colours(fig, name)
+    P.check_figure_legends(fig, name)
 
 
 def figure(fig, name: str, alt: str, width: str = "100%") -> str:

@@ -147,6 +147,88 @@ def test_end_labels_are_spread_apart():
     assert len(boxes) == 3 and not any(a.overlaps(b) for a, b in itertools.combinations(boxes, 2))
 
 
+def _three_lines(ax, names=("gd", "momentum", "adam")):
+    x = np.arange(50)
+    for k, name in enumerate(names):
+        ax.plot(x, np.exp(-(k + 1) * x / 20), color=P.STYLE[name]["color"], label=P.STYLE[name]["label"])
+
+
+def test_legend_check_passes_direct_labels_and_a_legend_of_many_lines():
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax in axes:
+        _three_lines(ax)
+        P.direct_labels(ax)
+    P.check_figure_legends(fig, "clean")
+    # Six lines are more than direct labels can place: direct_labels falls back to a legend, which passes.
+    fig, ax = plt.subplots(figsize=(8, 4))
+    x = np.arange(10)
+    for k in range(6):
+        ax.plot(x, x * (k + 1), color=P.shades(6)[k], label=f"B = {2 ** k}")
+    assert P.direct_labels(ax) == [] and len(ax.get_legend().get_texts()) == 6
+    P.check_figure_legends(fig, "six")
+    # Two kinds of marker (no line) in one legend: a key to the marks, not lines to label at their ends.
+    fig, ax = plt.subplots()
+    ax.plot([1, 2], [1, 2], ls="none", marker="o", color="black", label="valley")
+    ax.plot([1, 2], [2, 1], ls="none", marker="o", mfc="white", color="grey", label="bowl")
+    ax.legend()
+    P.check_figure_legends(fig, "markers")
+
+
+def test_legend_check_refuses_a_single_entry():
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1], color=P.STYLE["gd"]["color"], label="GD")
+    ax.legend()
+    with pytest.raises(ValueError, match=r"one-entry: axes 0 .* single entry \('GD'\)"):
+        P.check_figure_legends(fig, "one-entry")
+    fig, ax = plt.subplots()
+    ax.scatter([0, 1], [0, 1], color="black", label="starts")
+    fig.legend()  # a figure legend counts too, and not only of lines
+    with pytest.raises(ValueError, match="figure legend 0 has a legend with a single entry"):
+        P.check_figure_legends(fig, "one-entry")
+
+
+def test_legend_check_refuses_a_legend_of_few_lines():
+    fig, ax = plt.subplots()
+    _three_lines(ax)
+    ax.legend()
+    with pytest.raises(ValueError, match=r"three: axes 0 .* legend of 3 lines \(GD, Momentum, Adam\).*direct_labels"):
+        P.check_figure_legends(fig, "three")
+    fig, axes = plt.subplots(1, 2)  # the same, as a figure legend under two panels
+    for ax in axes:
+        _three_lines(ax)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center")
+    with pytest.raises(ValueError, match="figure legend 0 has a legend of 3 lines"):
+        P.check_figure_legends(fig, "three")
+
+
+def test_legend_check_refuses_the_same_legend_on_two_panels():
+    fig, axes = plt.subplots(1, 2)
+    for ax in axes:
+        ax.plot([1, 2], [1, 2], ls="none", marker="o", color="black", label="valley")
+        ax.plot([1, 2], [2, 1], ls="none", marker="s", color="grey", label="bowl")
+    axes[0].legend()
+    P.check_figure_legends(fig, "twice")  # one panel's legend is fine
+    axes[1].legend()
+    with pytest.raises(ValueError, match=r"twice: axes 1 .* repeats the legend of axes 0 .*valley, bowl"):
+        P.check_figure_legends(fig, "twice")
+
+
+def test_figures_and_animations_are_checked_for_legends(tmp_path, monkeypatch):
+    import present as S
+
+    monkeypatch.setattr(S, "MEDIA", tmp_path)
+    fig, ax = plt.subplots(figsize=(8, 4))
+    _three_lines(ax)
+    ax.legend()
+    with pytest.raises(ValueError, match="legend of 3 lines"):
+        S.figure(fig, "legend-of-lines", alt="Three lines.", width="100%")
+    assert not (tmp_path / "legend-of-lines.png").exists()
+    anim = _compare(legend=True)  # two tracks in a boxed legend instead of labels at their starts
+    with pytest.raises(ValueError, match="legend of 2 lines"):
+        S.check_figure(anim.fig, "100%", "boxed")
+    S.check_figure(_compare().fig, "100%", "labelled")
+
+
 def test_still_marks_time_with_dots():
     assert [P.dot_every(n) for n in (10, 60, 100, 150, 300, 3000)] == [1, 5, 10, 20, 25, 250]
     anim = _compare()
