@@ -190,13 +190,15 @@ def _css_width(width: str) -> str:
     return f"width:{_share(width) * SLIDE_WIDTH_PX:.0f}px;max-width:100%"
 
 
-def figure_text_px(fig, width: str) -> list[tuple[float, str]]:
+def figure_text_px(fig, width: str, drawn: bool = False) -> list[tuple[float, str]]:
     """On-screen size in px of every visible text in ``fig`` (titles, labels, ticks, legends,
     annotations) when the figure is shown across ``width`` of the slide at 1920x1080: sorted
-    ``(px, text)`` pairs, smallest first. Draws the figure once so that tick labels exist."""
+    ``(px, text)`` pairs, smallest first. Draws the figure first so that tick labels exist, unless
+    ``drawn`` says the canvas already shows it."""
     from matplotlib.text import Text
 
-    fig.canvas.draw()
+    if not drawn:
+        fig.canvas.draw()
     per_pt = _share(width) * SCREEN_WIDTH_PX / (72 * fig.get_size_inches()[0])
     sizes = {(float(t.get_fontsize() * per_pt), t.get_text()) for t in fig.findobj(Text)
              if t.get_visible() and t.get_text().strip() and _drawn(t)}
@@ -212,33 +214,44 @@ def _drawn(artist) -> bool:
     return True
 
 
-def check_figure_text(fig, width: str, name: str):
+def check_figure_text(fig, width: str, name: str, drawn: bool = False):
     """``ValueError`` when any text of ``fig`` would show below ``MIN_FIGURE_TEXT_PX`` at ``width``."""
-    small = [(px, text) for px, text in figure_text_px(fig, width) if px < MIN_FIGURE_TEXT_PX - 1e-9]
+    small = [(px, text) for px, text in figure_text_px(fig, width, drawn) if px < MIN_FIGURE_TEXT_PX - 1e-9]
     if small:
         listed = ", ".join(f"{text[:30]!r} at {px:.1f} px" for px, text in small[:5])
         raise ValueError(f"{name}: figure text must show at >= {MIN_FIGURE_TEXT_PX:g} px at width {width}; "
                          f"{len(small)} below it: {listed}")
 
 
-def check_figure(fig, width: str, name: str):
+def check_figure(fig, width: str, name: str, drawn: bool = False):
     """The checks every figure and animation of the deck passes before it is written: its text readable
     at ``width`` (``check_figure_text``), its series' colours few and distinguishable for everyone
     (``plots.check_figure_colours``), no legend that labels on the data should replace
-    (``plots.check_figure_legends``)."""
-    check_figure_text(fig, width, name)
+    (``plots.check_figure_legends``). Draws the figure (its layout too) unless ``drawn``."""
+    check_figure_text(fig, width, name, drawn)
     P.check_figure_colours(fig, name)
     P.check_figure_legends(fig, name)
 
 
+def _build_figure(fig, name: str, width: str, png: Path):
+    """Check and save one figure, drawn once: the draw that lays it out for the checks is the picture."""
+    fig.canvas.draw()
+    check_figure(fig, width, name, drawn=True)
+    save_png(fig, png, drawn=True)
+
+
 def figure(fig, name: str, alt: str, width: str = "100%") -> str:
     """Save ``fig`` as ``media/<name>.png`` and return the raw HTML that shows it across ``width`` of the
-    slide with ``alt`` as its text alternative. Checks it first (``check_figure``)."""
-    check_figure(fig, width, name)
+    slide with ``alt`` as its text alternative. Checks it first (``check_figure``). With
+    ``$OPTIMIZERS_BACKGROUND_VIDEOS=1`` (a Quarto render) it is checked, drawn and saved in a forked
+    process while the next cells run, as a video is (``video``); a failed check fails the render there."""
     MEDIA.mkdir(parents=True, exist_ok=True)
     png = MEDIA / f"{name}.png"
-    save_png(fig, png)
-    w, h = fig.canvas.get_width_height(physical=True)
+    w, h = fig.canvas.get_width_height(physical=True)  # the size the figure is drawn at: no drawing needed
+    if os.environ.get(BACKGROUND_ENV) == "1" and hasattr(os, "fork"):
+        C.background(lambda: _build_figure(fig, name, width, png), name)
+    else:
+        _build_figure(fig, name, width, png)
     plt.close(fig)
     label = html.escape(plain_text(alt), quote=True)
     return _raw_html(f'<figure class="fig" style="{_css_width(width)}">\n'
@@ -277,18 +290,26 @@ def notes(text: str) -> str:
 ENCODER = {"codec": "libx264", "fps": FPS, "pix_fmt_in": "rgba", "macro_block_size": 16,
            "output_params": ["-crf", "27", "-preset", "veryfast", "-tune", "animation", "-threads", "2",
                              "-movflags", "+faststart"]}
+BACKGROUND_ENV = "OPTIMIZERS_BACKGROUND_VIDEOS"  # "1" (Quarto renders, _environment): build media in parallel
 PNG_METADATA = {"Software": None}  # no library version in the stills: the bytes depend on the pixels only
 
 
-def save_png(fig, path, dpi=None):
+def save_png(fig, path, dpi=None, drawn: bool = False):
     """Save ``fig`` as a PNG of at most 256 colours: a chart's flat fills and lines lose nothing visible,
     and the file is about a third of the size, which keeps the rendered deck small. Deterministic: the
-    same pixels give the same bytes."""
+    same pixels give the same bytes. The pixels are those ``savefig`` writes, taken from the canvas (no
+    PNG encoded and decoded on the way); ``drawn`` says the canvas already shows the figure as it is."""
     from PIL import Image
 
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi or fig.dpi, metadata=PNG_METADATA)
-    with Image.open(buffer) as image:
+    if (dpi is None or dpi == fig.dpi) and hasattr(fig.canvas, "buffer_rgba"):
+        if not drawn:
+            fig.canvas.draw()
+        image = Image.fromarray(np.asarray(fig.canvas.buffer_rgba()))
+    else:  # another resolution: matplotlib draws it anew
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=dpi, metadata=PNG_METADATA)
+        image = Image.open(buffer)
+    with image:
         flat = image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
     tmp = Path(path).with_name(f".{Path(path).name}.{os.getpid()}.part")
     flat.save(tmp, format="PNG", optimize=True)
@@ -349,12 +370,13 @@ def _video_html(name: str, alt: str, width: str, w: int, h: int) -> str:
         f'<img class="anim-still" src="media/{name}.png" alt="{label}">\n</figure>')
 
 
-BACKGROUND_ENV = "OPTIMIZERS_BACKGROUND_VIDEOS"  # "1" (Quarto renders, _environment): encode in parallel
 
 
 def _build_video(anim, key: str, name: str, width: str, mp4: Path, png: Path):
-    """Check, draw, encode and keep in the cache one video and its still."""
+    """Check, draw, encode and keep in the cache one video and its still. The figure is laid out once,
+    by the checks' draw; the frames' background and the still are drawn in that layout."""
     check_figure(anim.fig, width, name)
+    anim.fig.set_layout_engine("none")  # keeps the positions the layout gave; later draws only render
     _encode_video(anim, mp4, png)
     C.store(key, [mp4, png])
     w, h = _png_size(png)

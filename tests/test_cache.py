@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -325,6 +326,31 @@ def test_videos_built_in_the_background_are_the_bytes_of_a_serial_build(build, t
     C.wait_background()
     assert _hashes(tmp_path / "media") == first
     assert build() == []  # kept in the cache by the background processes
+
+
+def _static_figure(text_pt: float = 16):
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.plot(np.arange(10.0), np.arange(10.0) ** 2, color=P.STYLE["adam"]["color"])
+    ax.set_title("squares", fontsize=text_pt)
+    ax.tick_params(labelsize=text_pt)
+    ax.xaxis.label.set_size(text_pt)
+    return fig
+
+
+def test_figures_saved_in_the_background_are_the_bytes_of_a_serial_save_and_a_failed_check_fails_the_wait(
+        tmp_path, monkeypatch):
+    monkeypatch.setattr(S, "MEDIA", tmp_path / "media")
+    serial_html = S.figure(_static_figure(), "squares", "squares", width="60%")
+    serial = (tmp_path / "media" / "squares.png").read_bytes()
+    (tmp_path / "media" / "squares.png").unlink()
+    monkeypatch.setenv(S.BACKGROUND_ENV, "1")
+    assert S.figure(_static_figure(), "squares", "squares", width="60%") == serial_html  # the size, undrawn
+    C.wait_background()
+    assert (tmp_path / "media" / "squares.png").read_bytes() == serial
+    S.figure(_static_figure(text_pt=6), "tiny", "tiny text", width="60%")  # returns: the check runs in the job
+    with pytest.raises(RuntimeError, match="tiny: ValueError: tiny: figure text must show"):
+        C.wait_background()
+    assert not (tmp_path / "media" / "tiny.png").exists()
 
 
 def test_a_failed_background_job_fails_the_wait_and_the_cell_entries_wait_for_the_jobs(tmp_path):
