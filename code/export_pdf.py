@@ -15,14 +15,18 @@ usual macOS locations. Each PDF is written to a temporary file and renamed only 
 whole export has a time limit. Run by Quarto as a post-render script, it exports only when the whole
 project was rendered (QUARTO_PROJECT_RENDER_ALL), and a missing Chromium is a warning, not a failure.
 
-Printing takes a dozen seconds, so the PDFs are kept in the build cache (``cache.py``) under a hash of
-what they print (``print_key``: the rendered page, every file of its folder it can load, this script):
-when that is unchanged they are copied back instead of printed again (``--force`` prints anyway).
+Printing takes seconds, so each PDF is kept in the build cache (``cache.py``) under a hash of what it
+prints (``print_keys``: the rendered page, without the speaker notes for the slides' PDF, every file of
+its folder it can load, this script): when that is unchanged it is copied back instead of printed again
+(``--force`` prints anyway). The PDFs that must be printed are printed at the same time, one per core.
 """
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import os
+import queue
+import re
 import secrets
 import shutil
 import sys
@@ -108,63 +112,98 @@ def print_pdf(browser, deck: Path, out: Path, notes: bool, deadline: float) -> i
         page.close()
 
 
-def print_key(deck: Path) -> str:
-    """Hash of everything the PDFs of ``deck`` are printed from: the page, the files beside it that it
-    can load (its ``media/`` and ``<stem>_files/`` folders: videos' stills, reveal.js, the theme, the
-    fonts) and this script (how it prints)."""
+# A speaker note in the rendered page: hidden in the slides' print, so not part of what it prints.
+NOTES = re.compile(rb'<aside class="notes">.*?</aside>', re.S)
+
+
+def print_keys(deck: Path) -> tuple[str, str]:
+    """Hashes of everything the two PDFs of ``deck`` are printed from: the page, the files beside it that
+    it can load (its ``media/`` and ``<stem>_files/`` folders: videos' stills, reveal.js, the theme, the
+    fonts) and this script (how it prints). The slides' PDF hides the speaker notes, so its key leaves
+    them out of the page: after a note edit only the notes' PDF is printed again."""
     import cache
 
     deck = Path(deck)
     folders = [deck.parent / "media", deck.parent / f"{deck.stem}_files"]
-    return cache.digest("pdf", cache.file_digest(deck, *[f for f in folders if f.is_dir()]),
-                        Path(__file__).read_bytes())
+    page, files, script = deck.read_bytes(), cache.file_digest(*[f for f in folders if f.is_dir()]), Path(__file__).read_bytes()
+    return (cache.digest("pdf", NOTES.sub(b"", page), files, script),
+            cache.digest("pdf-notes", page, files, script))
+
+
+def outputs(deck: Path, out_dir: Path | None = None) -> list[Path]:
+    """``<stem>.pdf`` and ``<stem>-notes.pdf`` in ``out_dir`` (default: beside ``deck``)."""
+    deck = Path(deck)
+    return [Path(out_dir or deck.parent) / f"{deck.stem}{suffix}.pdf" for suffix in ("", "-notes")]
 
 
 def export(deck: Path, out_dir: Path | None = None, timeout: float = 300.0, chromium: str | None = None,
            browser=None, force: bool = False) -> list[Path]:
-    """Export ``deck`` to ``<stem>.pdf`` and ``<stem>-notes.pdf`` in ``out_dir`` (default: beside it),
-    with a Chromium it launches (or ``browser``, an already launched Playwright browser). Unless
-    ``force``, PDFs printed before from the same inputs (``print_key``) are copied from the cache."""
+    """Export ``deck`` to ``<stem>.pdf`` and ``<stem>-notes.pdf`` in ``out_dir`` (default: beside it);
+    see ``export_all``."""
+    return export_all([deck], out_dir, timeout, chromium, browser, force)
+
+
+def export_all(decks, out_dir: Path | None = None, timeout: float = 300.0, chromium: str | None = None,
+               browser=None, force: bool = False) -> list[Path]:
+    """Export each of ``decks`` to ``<stem>.pdf`` and ``<stem>-notes.pdf`` in ``out_dir`` (default: beside
+    it), with Chromium (found by ``find_chromium``, or ``browser``, an already launched Playwright browser).
+    Unless ``force``, a PDF printed before from the same inputs (``print_keys``) is copied from the cache;
+    the others are printed at the same time, one per core. Returns the PDFs, two per deck, in order."""
     import cache
 
-    deck = Path(deck)
-    if not deck.exists():
-        raise ExportError(f"no rendered deck at {deck}: run `quarto render` first")
-    out_dir = Path(out_dir or deck.parent)
-    outputs = [out_dir / f"{deck.stem}{suffix}.pdf" for suffix in ("", "-notes")]
-    key = print_key(deck)
-    if not force and cache.restore(key, outputs, kind="pdf"):
-        return outputs
-    written = _export(deck, out_dir, timeout, chromium, browser)
-    cache.store(key, written, kind="pdf")
+    jobs, written = [], []
+    for deck in map(Path, decks):
+        if not deck.exists():
+            raise ExportError(f"no rendered deck at {deck}: run `quarto render` first")
+        for notes, (key, out) in enumerate(zip(print_keys(deck), outputs(deck, out_dir))):
+            if force or not cache.restore(key, [out], kind="pdf"):
+                jobs.append((deck, out, bool(notes), key))
+            written.append(out)
+    _print([job[:3] for job in jobs], timeout, chromium, browser)
+    for _, out, _, key in jobs:
+        cache.store(key, [out], kind="pdf")
     return written
 
 
-def _export(deck: Path, out_dir: Path, timeout: float, chromium: str | None, browser) -> list[Path]:
+def _print(jobs, timeout: float, chromium: str | None, browser):
+    """Print each ``(deck, out, notes)`` of ``jobs``: with ``browser`` one after the other, else in
+    Chromiums of our own, one per core at most (Playwright's sync API serves one thread, so each worker
+    thread launches its own), taking the next job as each finishes."""
+    if not jobs:
+        return
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
     chromium = chromium or find_chromium()
     if browser is None and chromium is None:
         raise ExportError(f"PDF export needs Chromium or Chrome, and none was found: {HOW_TO_GET}")
     deadline = time.monotonic() + timeout
+    todo = queue.SimpleQueue()
+    for job in jobs:
+        todo.put(job)
 
-    def both(b):
-        written = []
-        for notes in (False, True):
-            out = out_dir / f"{deck.stem}{'-notes' if notes else ''}.pdf"
+    def work(b):
+        while True:
+            try:
+                deck, out, notes = todo.get_nowait()
+            except queue.Empty:
+                return
             print_pdf(b, deck, out, notes, deadline)
-            written.append(out)
-        return written
 
-    try:
-        if browser is not None:
-            return both(browser)
+    def worker():
         with sync_playwright() as p:
             launched = launch(p, chromium)
             try:
-                return both(launched)
+                work(launched)
             finally:
                 launched.close()
+
+    try:
+        if browser is not None:
+            return work(browser)
+        workers = min(len(jobs), os.cpu_count() or 1)
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            for future in [pool.submit(worker) for _ in range(workers)]:
+                future.result()
     except PlaywrightError as err:
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ExportError(f"PDF export failed: {first_line}") from None
@@ -192,10 +231,9 @@ def main(argv=None) -> int:
         return 0  # a preview or a single-file render: no PDF
     output_dir = Path(os.environ.get("QUARTO_PROJECT_OUTPUT_DIR", ROOT / "_site"))
     decks = [Path(args.deck)] if args.deck else rendered_decks(output_dir)
-    try:
-        for deck in decks:  # every deck the render wrote: one variant's lecture, or all its seminar decks
-            for path in export(deck, args.out_dir, args.timeout, force=args.force):
-                print(f"wrote {path}")
+    try:  # every deck the render wrote: one variant's lecture, or all its seminar decks
+        for path in export_all(decks, args.out_dir, args.timeout, force=args.force):
+            print(f"wrote {path}")
     except ExportError as err:
         print(f"export_pdf: {err}", file=sys.stderr)
         return 0 if post_render and "Chromium" in str(err) else 2

@@ -185,31 +185,47 @@ def test_pdf_export_is_skipped_when_what_it_prints_is_unchanged(tmp_path, monkey
     site = tmp_path / "site"
     (site / "media").mkdir(parents=True)
     deck = site / "lecture.html"
-    deck.write_text("<html>slides</html>")
+    page = '<html>slides<aside class="notes">\n<p>a note</p>\n</aside></html>'
+    deck.write_text(page)
     (site / "media" / "a.png").write_bytes(b"png")
     printed = []
 
-    def fake_export(deck, out_dir, timeout, chromium, browser):
-        printed.append(deck.read_text())
-        outs = [out_dir / f"{deck.stem}{s}.pdf" for s in ("", "-notes")]
-        for o in outs:
-            o.write_bytes(b"%PDF " + deck.read_bytes())
-        return outs
+    def fake_print(jobs, timeout, chromium, browser):
+        for deck, out, notes in jobs:
+            printed.append(out.name)
+            out.write_bytes(b"%PDF " + deck.read_bytes())
 
-    monkeypatch.setattr(E, "_export", fake_export)
+    monkeypatch.setattr(E, "_print", fake_print)
     E.export(deck)
     E.export(deck)
-    assert len(printed) == 1  # unchanged: copied back, not printed
+    assert printed == ["lecture.pdf", "lecture-notes.pdf"]  # unchanged: copied back, not printed
     (site / "lecture.pdf").unlink()
     E.export(deck)
-    assert len(printed) == 1 and (site / "lecture.pdf").read_bytes() == b"%PDF <html>slides</html>"
-    (site / "media" / "a.png").write_bytes(b"png2")  # a still changed: printed again
+    assert len(printed) == 2 and (site / "lecture.pdf").read_bytes() == b"%PDF " + page.encode()
+    (site / "media" / "a.png").write_bytes(b"png2")  # a still changed: both printed again
     E.export(deck)
-    assert len(printed) == 2
-    deck.write_text("<html>new slides</html>")
-    E.export(deck)
-    E.export(deck, force=True)
     assert len(printed) == 4
+    deck.write_text(page.replace("a note", "an edited note"))  # only the notes' PDF shows it
+    E.export(deck)
+    assert printed[4:] == ["lecture-notes.pdf"]
+    deck.write_text(page.replace("slides", "new slides"))
+    E.export(deck)
+    assert printed[5:] == ["lecture.pdf", "lecture-notes.pdf"]
+    E.export(deck, force=True)
+    assert len(printed) == 9
+
+
+def test_pdfs_of_several_decks_are_printed_at_once_in_one_call(tmp_path, monkeypatch):
+    monkeypatch.setenv("OPTIMIZERS_CACHE_DIR", str(tmp_path / "cache"))
+    decks = []
+    for name in ("one", "two"):
+        (tmp_path / f"{name}.html").write_text(f"<html>{name}</html>")
+        decks.append(tmp_path / f"{name}.html")
+    calls = []
+    monkeypatch.setattr(E, "_print", lambda jobs, *a: calls.append([out.name for _, out, _ in jobs]) or
+                        [out.write_bytes(b"%PDF") for _, out, _ in jobs])
+    assert [p.name for p in E.export_all(decks)] == ["one.pdf", "one-notes.pdf", "two.pdf", "two-notes.pdf"]
+    assert calls == [["one.pdf", "one-notes.pdf", "two.pdf", "two-notes.pdf"]]  # one batch, printed together
 
 
 # --- the cell cache: a deck's cells replayed in a real kernel ----------------------------------
