@@ -34,9 +34,12 @@ a scalar seed is shared by all ``K`` runs (unlike ``optimizers.run``, which give
 """
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import inspect
 import math
+import multiprocessing
+import os
 from dataclasses import dataclass
 from typing import Callable, NamedTuple
 
@@ -478,6 +481,19 @@ def train(method, data: Dataset | None = None, *, hidden=(32,), epochs: int = 20
 # Sweeps: methods x learning rates x seeds
 # ---------------------------------------------------------------------------------------------
 
+def _map(fn, jobs) -> list:
+    """``[fn(*args, **kwargs) for args, kwargs in jobs]``, computed in forked worker processes, one per core,
+    where the platform forks and there are two or more cores and jobs; else here, one after another. The
+    jobs must be independent and deterministic (as ``train`` is): then both ways give the same results.
+    Training runs its products on one thread (``_BLAS_SINGLE_THREAD``), so the workers do not compete."""
+    workers = min(len(jobs), os.cpu_count() or 1)
+    if workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return [fn(*args, **kwargs) for args, kwargs in jobs]
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        futures = [pool.submit(fn, *args, **kwargs) for args, kwargs in jobs]
+        return [f.result() for f in futures]
+
+
 class Sweep(NamedTuple):
     """The result of ``sweep``: ``M`` methods x ``L`` learning rates x ``S`` seeds.
 
@@ -511,7 +527,8 @@ def sweep(methods=tuple(O.OPTIMIZERS), lrs=None, seeds=(0, 1, 2), data: Dataset 
     for all); by default ``LR[method]`` times 0.1, 0.3, 1, 3 and 10. ``hyperparams`` maps a method
     name to its other, fixed hyperparameters. ``train_args`` go to ``train`` (``epochs``, ``batch_size``,
     ``hidden``, ``blowup``). Each method is one vectorised ``train`` call of ``L * S`` runs; runs with the
-    same seed share their initialisation and mini-batches, whatever the rate.
+    same seed share their initialisation and mini-batches, whatever the rate. The methods are trained at
+    the same time, one per core (``_map``): each ``train`` is deterministic, so the result is the same.
     """
     methods = (methods,) if isinstance(methods, str) else tuple(methods)
     for m in methods:
@@ -535,12 +552,13 @@ def sweep(methods=tuple(O.OPTIMIZERS), lrs=None, seeds=(0, 1, 2), data: Dataset 
     seeds = _seeds(seeds)
     hyperparams = hyperparams or {}
     n_l, n_s = grid.shape[1], seeds.size
-    runs = []
+    jobs = []
     for m, row in zip(methods, grid):
         extra = hyperparams.get(m, {})
         if "lr" in extra:
             raise ValueError(f"hyperparams[{m!r}] must not set lr: the sweep sets it")
-        runs.append(train(m, data, lr=np.repeat(row, n_s), seed=np.tile(seeds, n_l), **extra, **train_args))
+        jobs.append(((m, data), dict(lr=np.repeat(row, n_s), seed=np.tile(seeds, n_l), **extra, **train_args)))
+    runs = _map(train, jobs)
     fields = {name: np.stack([getattr(r, name).reshape((n_l, n_s) + getattr(r, name).shape[1:]) for r in runs])
               for name in Training._fields[:7]}
     final_acc = fields["val_acc"][..., -1].mean(axis=2)  # (M, L)

@@ -264,6 +264,19 @@ def test_sweep_shapes_equal_train_and_picks_on_validation():
     np.testing.assert_array_equal(t.best, s.best)
 
 
+def test_sweep_trains_its_methods_in_worker_processes_with_the_results_of_a_serial_sweep(monkeypatch):
+    monkeypatch.setattr(N.os, "cpu_count", lambda: 2)  # two workers, whatever this machine has
+    assert len(set(N._map(N.os.getpid, [((), {})] * 2)) - {N.os.getpid()}) >= 1  # not in this process
+    lrs = {"gd": [0.03, 0.3, 1e3], "adam": [1e-4, 1e-2, 10.0], "rmsprop": [1e-3, 1e-2, 0.1]}
+    parallel = N.sweep(list(lrs), lrs, seeds=[0, 1], data=DATA, epochs=2)
+    monkeypatch.setattr(N.os, "cpu_count", lambda: 1)  # one after another, here
+    assert set(N._map(N.os.getpid, [((), {})] * 2)) == {N.os.getpid()}
+    serial = N.sweep(list(lrs), lrs, seeds=[0, 1], data=DATA, epochs=2)
+    for field in N.Sweep._fields:
+        a, b = np.asarray(getattr(parallel, field)), np.asarray(getattr(serial, field))
+        np.testing.assert_array_equal(a, b, err_msg=field)
+
+
 def test_sweep_with_every_rate_diverging():
     s = N.sweep("gd", [1e3, 1e4], seeds=[0], data=DATA, epochs=1)
     assert s.best.tolist() == [-1] and np.isnan(s.best_lr[0]) and s.diverged.all()
