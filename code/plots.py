@@ -726,6 +726,60 @@ def direct_labels(ax, lines=None, max_labels: int = MAX_SERIES):
     return spread_labels(ax, texts)
 
 
+def label_apart(ax, items, offset: float = 8):
+    """Label lines on the data where they are apart: ``items`` are ``(points (n, 2), text, colour)``; each
+    text goes beside a point of its own line, on the side and at the point where its box keeps the
+    largest clearance from the other lines and the labels already placed, inside the axes. For paths
+    that share their start and end, where labels at the ends would collide. Returns the texts."""
+    fig = ax.figure
+    fig.draw_without_rendering()  # the final layout: positions on screen are known from here on
+    renderer = fig.canvas.get_renderer()
+    px = offset * fig.dpi / 72
+    frame = ax.get_window_extent(renderer)
+    # the lines as points on screen, a few pixels apart (a two-point line included)
+    screen = []
+    for xy, _, _ in items:
+        pts = ax.transData.transform(np.asarray(xy, dtype=float))
+        steps = np.maximum(2, (np.linalg.norm(np.diff(pts, axis=0), axis=1) / 4).astype(int))
+        screen.append(np.concatenate([np.linspace(a, b, k, endpoint=False) for a, b, k in zip(pts[:-1], pts[1:], steps)]
+                                     + [pts[-1:]]))
+    directions = np.array([(dx, dy) for dx in (-1, 0, 1) for dy in (-1, 0, 1) if dx or dy], dtype=float)
+    boxes, texts = [], []
+    for i, (_, text, color) in enumerate(items):
+        t = ax.annotate(text, (0, 0), color=color, zorder=9, annotation_clip=False,
+                        path_effects=_HALO)
+        ext = t.get_window_extent(renderer)
+        w, h = ext.width, ext.height
+        anchors = screen[i][:: max(1, len(screen[i]) // 150)]
+        # every anchor and side: the text box's corners (x0, y0, x1, y1) on screen
+        a = anchors[:, None, :] + px * directions[None] / np.linalg.norm(directions, axis=1)[None, :, None]
+        x0 = a[..., 0] - w * (directions[:, 0] < 0) - w / 2 * (directions[:, 0] == 0)
+        y0 = a[..., 1] - h * (directions[:, 1] < 0) - h / 2 * (directions[:, 1] == 0)
+        x1, y1 = x0 + w, y0 + h
+
+        def clearance(pts):  # the distance of each box to the nearest of pts, less the number of pts it covers
+            dx = np.maximum(0, np.maximum(x0[..., None] - pts[:, 0], pts[:, 0] - x1[..., None]))
+            dy = np.maximum(0, np.maximum(y0[..., None] - pts[:, 1], pts[:, 1] - y1[..., None]))
+            dist = np.hypot(dx, dy)
+            return dist.min(axis=-1) - (dist == 0).sum(axis=-1)
+
+        others = np.concatenate([sc for j, sc in enumerate(screen) if j != i])
+        score = clearance(others[:: max(1, len(others) // 1500)])
+        for b in boxes:  # never over a label already placed
+            gap = np.hypot(np.maximum(0, np.maximum(b[0] - x1, x0 - b[2])), np.maximum(0, np.maximum(b[1] - y1, y0 - b[3])))
+            score = np.where(gap > 0, np.minimum(score, gap), score - 1e5)
+        score = np.where(clearance(screen[i][:: max(1, len(screen[i]) // 400)]) >= px / 2, score, score - 1e6)
+        inside = (x0 >= frame.x0) & (x1 <= frame.x1) & (y0 >= frame.y0) & (y1 <= frame.y1)
+        k, d = np.unravel_index(np.argmax(np.where(inside, score, score - 1e9)), score.shape)
+        t.xy = tuple(ax.transData.inverted().transform(a[k, d]))
+        t.set_position(t.xy)
+        t.set(ha={-1: "right", 0: "center", 1: "left"}[int(directions[d, 0])],
+              va={-1: "top", 0: "center", 1: "bottom"}[int(directions[d, 1])])
+        boxes.append((x0[k, d], y0[k, d], x1[k, d], y1[k, d]))
+        texts.append(t)
+    return texts
+
+
 def _series_styles(panel: SeriesPanel) -> list[tuple]:
     """``(label, values, colour, line style)`` of each series of ``panel``, as ``_series_panel`` draws it."""
     specs = []

@@ -301,3 +301,29 @@ def test_typical_figures_have_readable_text(width):
     anim = _compare(title="loss")
     S.check_figure_text(anim.fig, width, "compare")
     S.check_figure_text(P.family_map(("adam",)), width, "family")
+
+
+def test_label_apart_names_each_line_beside_itself_clear_of_the_others():
+    """Two paths from one start to one end (end labels would collide): each label sits next to its own
+    line, inside the axes, over no point of the other line and not over the other label."""
+    t = np.linspace(0, 1, 200)
+    a = np.c_[t, np.sin(np.pi * t)]
+    b = np.c_[t, -0.6 * np.sin(np.pi * t)]
+    fig, ax = plt.subplots(figsize=(8, 5))
+    ax.plot(*a.T, color=P.STYLE["adam"]["color"])
+    ax.plot(*b.T, color=P.REFERENCE)
+    ax.set(xlim=(-0.1, 1.1), ylim=(-1, 1.3))
+    texts = P.label_apart(ax, [(a, "upper", P.STYLE["adam"]["color"]), (b, "lower", P.REFERENCE)])
+    fig.canvas.draw()
+    boxes = [t.get_window_extent() for t in texts]
+    frame = ax.get_window_extent()
+    assert not boxes[0].overlaps(boxes[1])
+    for box, own, other in ((boxes[0], a, b), (boxes[1], b, a)):
+        assert frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0 and box.y1 <= frame.y1
+        pts = ax.transData.transform(other)
+        assert not any(box.contains(x, y) for x, y in pts)
+        mine = ax.transData.transform(own)
+        near = np.hypot(np.clip(mine[:, 0], box.x0, box.x1) - mine[:, 0], np.clip(mine[:, 1], box.y0, box.y1) - mine[:, 1])
+        assert near.min() < 30  # beside its own line, within a few points
+    assert texts[0].get_text() == "upper" and texts[0].get_color() == P.STYLE["adam"]["color"]
+    plt.close(fig)
