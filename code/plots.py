@@ -380,13 +380,11 @@ REFERENCE = "#9a9a9a"
 @dataclass
 class PathPanel:
     """A surface's contours and the tracks on it; ``bounds`` zooms in (default: the surface's own).
-    With two or more tracks each is named at its start point in its own colour (``labels``); ``legend``
-    draws a boxed legend instead. Dots on every track mark time (one every ``Animation.dot_every`` steps)."""
+    With two or more tracks each is named at its start point in its own colour (``labels``). Dots on every track mark time (one every ``Animation.dot_every`` steps)."""
 
     surface: object
     tracks: Sequence[Track]
     title: str = ""
-    legend: bool = False
     bounds: tuple | None = None
     labels: bool = True
     time_dots: bool = True
@@ -397,7 +395,7 @@ class SeriesPanel:
     """Curves over steps, revealed with the clock: ``series`` maps a label to ``(values, method-or-colour)``
     or ``(values, method-or-colour, linestyle)``. A series in grey (``REFERENCE``, ``VARIANT``) beside
     coloured ones, or named in ``references``, is a reference: thin and underneath. Up to ``MAX_SERIES``
-    series are labelled at their ends (``labels``); ``legend=True`` draws a boxed legend instead.
+    series are labelled at their ends (``labels``); more get a boxed legend (and belong in small multiples).
     ``envelope`` (True, or the labels it applies to) draws a fast oscillation as the band between its
     running minimum and maximum; ``alpha`` makes the lines translucent."""
 
@@ -409,7 +407,6 @@ class SeriesPanel:
     hline: float | None = None
     hline_label: str = ""
     legend_columns: int = 1
-    legend: bool = False
     labels: bool = True
     envelope: bool | Sequence[str] = False
     alpha: float = 1.0
@@ -623,9 +620,7 @@ def _path_panel(ax, panel: PathPanel, every: int = 0):
                         ha="center", va="bottom")
         artists.append((tr, st, line, head, arrow, cross))
     bounds = panel.bounds or panel.surface.bounds
-    if panel.legend and len(panel.tracks) > 1:
-        ax.legend(loc="best", framealpha=0.9)
-    elif panel.labels and len(panel.tracks) > 1:
+    if panel.labels and len(panel.tracks) > 1:
         _start_labels(ax, panel.tracks, colors, bounds)
 
     (x0, x1), (y0, y1) = bounds
@@ -846,7 +841,7 @@ def _series_panel(ax, panel: SeriesPanel, n_steps: int):
     if panel.hline is not None and panel.hline_label:
         named.append((panel.hline_label, np.array([panel.hline]), "#555555"))
     texts = []
-    if panel.legend or (panel.labels and len(named) > MAX_SERIES):
+    if panel.labels and len(named) > MAX_SERIES:
         if named:
             ax.legend(loc="best", framealpha=0.9, ncol=panel.legend_columns,
                       fontsize=plt.rcParams["legend.fontsize"])
