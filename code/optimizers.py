@@ -1023,7 +1023,7 @@ def run(optimizer: Optimizer, problem: Surface | LeastSquares, start=None, steps
     diverged = diverged_at >= 0
     states = None
     if record_state:
-        states = type(state)(*(_stack(field) for field in zip(*history)))
+        states = _stack_states(history)
     if diverged.any():  # freeze each diverged run at its last good point
         steps_idx = np.arange(steps + 1)
         src = np.where(diverged[..., None] & (steps_idx >= diverged_at[..., None]),
@@ -1031,8 +1031,8 @@ def run(optimizer: Optimizer, problem: Surface | LeastSquares, start=None, steps
         path = np.take_along_axis(path, src[..., None], axis=-2)
         loss = np.take_along_axis(loss, src, axis=-1)
         if states is not None:
-            states = type(states)(*(np.take_along_axis(f, src.reshape(src.shape + (1,) * (f.ndim - src.ndim)), axis=-2)
-                                    if f.ndim >= src.ndim + 1 else f for f in states))
+            states = _map_fields(states, lambda f: np.take_along_axis(
+                f, src.reshape(src.shape + (1,) * (f.ndim - src.ndim)), axis=-2) if f.ndim >= src.ndim + 1 else f)
     return Trajectory(path, loss, diverged, diverged_at, states)
 
 
@@ -1078,6 +1078,25 @@ def replay(optimizer: Optimizer, grads, start=(0.0, 0.0)) -> np.ndarray:
         x = x + delta
         points.append(x)
     return np.array(points)
+
+
+def _is_state(value) -> bool:
+    return isinstance(value, tuple) and hasattr(value, "_fields")
+
+
+def _stack_states(history) -> Any:
+    """A recorded history of states (a list, one per step) as one state of the same type whose fields
+    are stacked over time (``_stack``); a state that wraps another (``scheduled``'s) is stacked inside."""
+    if _is_state(history[0]):
+        return type(history[0])(*(_stack_states(list(field)) for field in zip(*history)))
+    return _stack(history)
+
+
+def _map_fields(state, fn) -> Any:
+    """``state`` with ``fn`` applied to each array field, inside wrapped states too."""
+    if _is_state(state):
+        return type(state)(*(_map_fields(field, fn) for field in state))
+    return fn(state)
 
 
 def _stack(values) -> np.ndarray:

@@ -398,3 +398,20 @@ def test_tune_lr_passes_overrides_to_the_method():
     without = O.tune_lr("adamw", f, lrs, weight_decay=0.0)[1]
     np.testing.assert_array_equal(without, O.tune_lr("adam", f, lrs)[1])  # AdamW without decay is Adam
     assert not np.array_equal(with_decay, without)
+
+
+def test_record_state_of_a_scheduled_run_stacks_the_wrapped_state():
+    """``scheduled`` wraps the optimizer's state in its own; recording it stacks the inner fields too
+    (it used to fail on the nested state). A constant schedule of 1 records what the bare optimizer does."""
+    V = O.SURFACES["valley"]
+    wrapped = O.run(O.scheduled(O.adam(0.3), lambda t: 1.0), V, steps=30, record_state=True)
+    bare = O.run(O.adam(0.3), V, steps=30, record_state=True)
+    assert type(wrapped.states) is O.ScheduledState and wrapped.states.inner.v.shape == bare.states.v.shape == (31, 2)
+    for field in bare.states._fields:
+        np.testing.assert_array_equal(getattr(wrapped.states.inner, field), getattr(bare.states, field))
+    runs = O.run(O.scheduled(O.momentum(np.array([[0.01], [9.0]]), momentum=0.9), lambda t: 1.0), V, steps=40,
+                 record_state=True)  # two runs, the second diverges: its state is frozen like its path
+    assert runs.diverged.tolist() == [False, True]
+    buf = runs.states.inner.b
+    d = runs.diverged_at[1]
+    assert buf.shape == (2, 41, 2) and np.all(buf[1, d:] == buf[1, d - 1]) and np.isfinite(buf).all()
