@@ -802,7 +802,9 @@ def scheduled(optimizer: Optimizer, schedule: Callable) -> Optimizer:
 
 def clipped(optimizer: Optimizer, max_norm: float) -> Optimizer:
     r"""``optimizer`` fed gradients clipped by norm, as ``torch.nn.utils.clip_grad_norm_``:
-    :math:`g \leftarrow g \min(1, c / \|g\|)`, the norm over each run's parameters."""
+    :math:`g \leftarrow g \min(1, c / \|g\|)`, the norm over each run's parameters: the last axis, as in
+    ``run``, where a run's parameters are its point. (Not for ``network.train``, which updates each tensor
+    on its own: there the last axis is one row of a weight matrix, not torch's norm over all parameters.)"""
     max_norm = _check("max_norm", max_norm, 0.0, low_open=True)
 
     def update(g, state, x):
