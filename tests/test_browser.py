@@ -414,6 +414,33 @@ def test_pdf_has_one_page_per_slide_and_the_stills(browser, good_deck, tmp_path)
     assert not list(tmp_path.glob("*.part"))
 
 
+def test_notes_pdf_is_the_slides_pdf_interleaved_with_the_notes_pages_as_a_whole_print_lays_them_out(
+        browser, good_deck, tmp_path):
+    import io
+    import time
+
+    from pypdf import PdfReader, PdfWriter
+
+    slides, notes = E.export(good_deck, tmp_path, timeout=120, browser=browser, force=True)
+    E.print_pdf(browser, good_deck, tmp_path / "whole.pdf", True, time.monotonic() + 120)  # printed in one go
+    merged, whole = PdfReader(notes), PdfReader(tmp_path / "whole.pdf")
+    words = lambda page: "".join(page.extract_text().split())  # the text, without how runs are spaced
+    assert len(merged.pages) == len(whole.pages) > len(PdfReader(slides).pages)
+    assert [words(p) for p in merged.pages] == [words(p) for p in whole.pages]
+    assert [p.mediabox for p in merged.pages] == [p.mediabox for p in whole.pages]
+    # The two parts must match, or the notes' PDF is printed whole: a slides' PDF short of a page,
+    # or a notes block owned by no slide, are refused.
+    pdf, owners, count = E.print_notes_pages(browser, good_deck, time.monotonic() + 120)
+    assert E.interleave(slides.read_bytes(), pdf, owners, count) is not None
+    short = PdfWriter()
+    for page in PdfReader(slides).pages[:-1]:
+        short.add_page(page)
+    buffer = io.BytesIO()
+    short.write(buffer)
+    assert E.interleave(buffer.getvalue(), pdf, owners, count) is None
+    assert E.interleave(slides.read_bytes(), pdf, [count] * len(owners), count) is None
+
+
 def test_export_respects_its_time_limit_and_leaves_no_partial_pdf(browser, good_deck, tmp_path):
     with pytest.raises(E.ExportError, match="[Tt]imeout|time limit"):
         E.export(good_deck, tmp_path, timeout=0.001, browser=browser, force=True)  # printed, not from the cache
