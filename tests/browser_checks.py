@@ -27,6 +27,19 @@ class Session:
     outside_requests: list = field(default_factory=list)
 
 
+def failure_counts(url: str, resource_type: str, failure: str, session: Session) -> bool:
+    """Whether a failed request is a defect: not one we refused (outside the folder), and not a video's
+    load that Chromium itself cancelled (``net::ERR_ABORTED`` for a file that is there: it stops a media
+    load when the slide is left or the video paused early, as a viewer's browser does); a missing video
+    (``net::ERR_FILE_NOT_FOUND``) still counts."""
+    if url in session.outside_requests:
+        return False
+    if resource_type == "media" and failure == "net::ERR_ABORTED":
+        parsed = urlparse(url)
+        return not (parsed.scheme == "file" and Path(unquote(parsed.path)).is_file())
+    return True
+
+
 def open_deck(browser, html: Path, root: Path, query: str = "", reduced_motion: str | None = None) -> Session:
     """Open ``html`` at 1920x1080 with the network cut off: every request that leaves ``root`` is
     recorded and refused; console errors and failed requests are recorded too. ``reduced_motion="reduce"``
@@ -49,7 +62,7 @@ def open_deck(browser, html: Path, root: Path, query: str = "", reduced_motion: 
     page.on("console", lambda m: session.console_errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: session.console_errors.append(str(e)))
     page.on("requestfailed", lambda r: session.failed_requests.append(f"{r.url} ({r.failure})")
-            if not any(r.url == o for o in session.outside_requests) else None)
+            if failure_counts(r.url, r.resource_type, r.failure, session) else None)
     page.goto(Path(html).resolve().as_uri() + query, wait_until="load")
     page.wait_for_function("window.Reveal && Reveal.isReady && Reveal.isReady()", timeout=30_000)
     # measure slides where they rest: no slide transition in flight (the lecture uses none anyway)

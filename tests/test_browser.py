@@ -392,6 +392,19 @@ def test_a_real_render_warning_is_caught(tmp_path):
 # PDF export
 # ------------------------------------------------------------------------------------------------
 
+def test_a_video_load_the_browser_cancels_is_not_a_failed_request_but_a_missing_one_is(tmp_path):
+    video = tmp_path / "media" / "gd.mp4"
+    video.parent.mkdir()
+    video.write_bytes(b"mp4")
+    s = B.Session(page=None, root=tmp_path, outside_requests=["https://example.invalid/x.png"])
+    there, missing = video.as_uri(), (tmp_path / "media" / "missing.mp4").as_uri()
+    assert not B.failure_counts(there, "media", "net::ERR_ABORTED", s)  # left the slide while it loaded
+    assert B.failure_counts(missing, "media", "net::ERR_FILE_NOT_FOUND", s)
+    assert B.failure_counts(missing, "media", "net::ERR_ABORTED", s)  # cancelled, but not there either
+    assert B.failure_counts(there, "image", "net::ERR_ABORTED", s)  # only videos are cancelled so
+    assert not B.failure_counts("https://example.invalid/x.png", "image", "net::ERR_FAILED", s)  # refused by us
+
+
 def test_pdf_has_one_page_per_slide_and_the_stills(browser, good_deck, tmp_path):
     old = os.umask(0o022)
     try:
