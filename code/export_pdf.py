@@ -204,7 +204,8 @@ def print_keys(deck: Path) -> tuple[str, str]:
 
     deck = Path(deck)
     folders = [deck.parent / "media", deck.parent / f"{deck.stem}_files"]
-    page, files, script = deck.read_bytes(), cache.file_digest(*[f for f in folders if f.is_dir()]), Path(__file__).read_bytes()
+    page, script = deck.read_bytes(), Path(__file__).read_bytes()
+    files = cache.file_digest(*[f for f in folders if f.is_dir()])
     return (cache.digest("pdf", NOTES.sub(b"", page), files, script),
             cache.digest("pdf-notes", page, files, script))
 

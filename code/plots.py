@@ -380,7 +380,8 @@ REFERENCE = "#9a9a9a"
 @dataclass
 class PathPanel:
     """A surface's contours and the tracks on it; ``bounds`` zooms in (default: the surface's own).
-    With two or more tracks each is named at its start point in its own colour (``labels``). Dots on every track mark time (one every ``Animation.dot_every`` steps)."""
+    With two or more tracks each is named at its start point in its own colour (``labels``). Dots on
+    every track mark time (one every ``Animation.dot_every`` steps)."""
 
     surface: object
     tracks: Sequence[Track]
@@ -842,9 +843,7 @@ def _series_panel(ax, panel: SeriesPanel, n_steps: int):
         named.append((panel.hline_label, np.array([panel.hline]), "#555555"))
     texts = []
     if panel.labels and len(named) > MAX_SERIES:
-        if named:
-            ax.legend(loc="best", framealpha=0.9, ncol=panel.legend_columns,
-                      fontsize=plt.rcParams["legend.fontsize"])
+        ax.legend(loc="best", framealpha=0.9, ncol=panel.legend_columns, fontsize=plt.rcParams["legend.fontsize"])
     elif panel.labels and named:
         ends = []
         for label, values, color in named:
@@ -940,8 +939,7 @@ PAIR_STYLES = ({"marker": "o", "mfc": "white", "mec": "#555555", "color": "#5555
                {"marker": "o", "mfc": "#000000", "mec": "#000000", "color": "#000000"})
 
 
-def paired_dots(ax, labels, values, names=("bowl", "valley"), *, missing: str = "not within",
-                xlabel: str = "", log: bool = True):
+def paired_dots(ax, labels, values, *, missing: str = "not within", xlabel: str = "", log: bool = True):
     """A dot plot with one row per label and two paired values per row (``values`` has shape
     ``(rows, 2)``): an open grey dot for the first, a black dot for the second, joined by a thin line,
     and each value written beside its dot. Rows are drawn in the given order, top to bottom (sort them
@@ -975,8 +973,6 @@ def paired_dots(ax, labels, values, names=("bowl", "valley"), *, missing: str = 
     ax.set_ylim(-0.8, len(labels) - 0.2)
     ax.set_xlabel(xlabel)
     ax.tick_params(axis="y", length=0)
-    for j, (name, s) in enumerate(zip(names, PAIR_STYLES)):
-        ax.plot([], [], ls="none", ms=13, mew=2, label=name, **s)
     return ax
 
 
@@ -987,7 +983,7 @@ def _runs(mask):
     return list(zip(edges[::2], edges[1::2] - 1))
 
 
-def range_strip(ax, labels, lrs, ok, best=None, names=("bowl", "valley")):
+def range_strip(ax, labels, lrs, ok, best=None):
     """The sensitivity strip: for each row (method), the learning rates of ``lrs`` that work, as
     horizontal bars on a log axis, one thin bar per surface (``ok`` has shape ``(rows, 2, len(lrs))``,
     grey for the first surface, black for the second); ``best`` (``(rows, 2)``) marks each surface's
@@ -1007,8 +1003,6 @@ def range_strip(ax, labels, lrs, ok, best=None, names=("bowl", "valley")):
             if row_best is not None and np.isfinite(row_best[j]):
                 ax.plot([row_best[j]], [yj], ls="none", marker="o", ms=12, mfc="white", mec=s["color"], mew=2.5,
                         zorder=4)
-    for j, (name, s) in enumerate(zip(names, PAIR_STYLES)):
-        ax.plot([], [], color=s["color"], lw=9, alpha=0.55 if j == 0 else 1.0, label=name)
     ax.set_xscale("log")
     ax.set_xlim(lrs[0] / half, lrs[-1] * half)
     ax.set_yticks(y, labels)

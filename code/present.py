@@ -233,6 +233,15 @@ def check_figure(fig, width: str, name: str, drawn: bool = False):
     P.check_figure_legends(fig, name)
 
 
+BACKGROUND_ENV = "OPTIMIZERS_BACKGROUND_VIDEOS"  # "1" (Quarto renders, _environment): build media in parallel
+
+
+def _in_background() -> bool:
+    """Whether figures and videos to build go to forked processes (``cache.background``): in a Quarto
+    render (``$OPTIMIZERS_BACKGROUND_VIDEOS=1``), where the platform forks."""
+    return os.environ.get(BACKGROUND_ENV) == "1" and hasattr(os, "fork")
+
+
 def _build_figure(fig, name: str, width: str, png: Path):
     """Check and save one figure, drawn once: the draw that lays it out for the checks is the picture."""
     fig.canvas.draw()
@@ -248,7 +257,7 @@ def figure(fig, name: str, alt: str, width: str = "100%") -> str:
     MEDIA.mkdir(parents=True, exist_ok=True)
     png = MEDIA / f"{name}.png"
     w, h = fig.canvas.get_width_height(physical=True)  # the size the figure is drawn at: no drawing needed
-    if os.environ.get(BACKGROUND_ENV) == "1" and hasattr(os, "fork"):
+    if _in_background():
         C.background(lambda: _build_figure(fig, name, width, png), name)
     else:
         _build_figure(fig, name, width, png)
@@ -290,7 +299,6 @@ def notes(text: str) -> str:
 ENCODER = {"codec": "libx264", "fps": FPS, "pix_fmt_in": "rgba", "macro_block_size": 16,
            "output_params": ["-crf", "27", "-preset", "veryfast", "-tune", "animation", "-threads", "2",
                              "-movflags", "+faststart"]}
-BACKGROUND_ENV = "OPTIMIZERS_BACKGROUND_VIDEOS"  # "1" (Quarto renders, _environment): build media in parallel
 PNG_METADATA = {"Software": None}  # no library version in the stills: the bytes depend on the pixels only
 
 
@@ -370,8 +378,6 @@ def _video_html(name: str, alt: str, width: str, w: int, h: int) -> str:
         f'<img class="anim-still" src="media/{name}.png" alt="{label}">\n</figure>')
 
 
-
-
 def _build_video(anim, key: str, name: str, width: str, mp4: Path, png: Path):
     """Check, draw, encode and keep in the cache one video and its still. The figure is laid out once,
     by the checks' draw; the frames' background and the still are drawn in that layout."""
@@ -404,7 +410,7 @@ def video(anim, name: str, alt: str, width: str = "100%") -> str:
     key = video_key(anim, width)
     if C.restore(key, [mp4, png]):
         size = _png_size(png)
-    elif os.environ.get(BACKGROUND_ENV) == "1" and hasattr(os, "fork"):
+    elif _in_background():
         C.background(lambda: _build_video(anim, key, name, width, mp4, png), name)
         BUILT.append(name)
         size = _frame_size(anim)

@@ -370,15 +370,21 @@ class _VideoTags(HTMLParser):
         self.count += tag == "video"
 
 
+def _videos_in(html: Path) -> int:
+    """The number of ``<video>`` elements of the page ``html``."""
+    parser = _VideoTags()
+    parser.feed(Path(html).read_text())
+    return parser.count
+
+
 def video_count(html: Path, expected: int, root: Path) -> list[str]:
     """The animations the deck's cells wrote (``expected``), the ``<video>`` elements of the page
     ``html`` and the ``.mp4`` files in its output folder ``root`` must be the same number."""
-    parser = _VideoTags()
-    parser.feed(Path(html).read_text())
+    videos = _videos_in(html)
     files = sorted(Path(root).rglob("*.mp4"))
-    if expected == parser.count == len(files):
+    if expected == videos == len(files):
         return []
-    return [f"the cells write {expected} animations, the page has {parser.count} <video> elements and "
+    return [f"the cells write {expected} animations, the page has {videos} <video> elements and "
             f"{root} has {len(files)} .mp4 files ({', '.join(f.name for f in files[:5])}"
             f"{', ...' if len(files) > 5 else ''})"]
 
@@ -389,11 +395,10 @@ def variant_video_count(decks, root: Path) -> list[str]:
     files, no more and no fewer. ``decks`` is a list of ``(html, expected)``."""
     problems, total = [], 0
     for html, expected in decks:
-        parser = _VideoTags()
-        parser.feed(Path(html).read_text())
+        videos = _videos_in(html)
         total += expected
-        if parser.count != expected:
-            problems.append(f"{Path(html).name}: the cells write {expected} animations, the page has {parser.count}")
+        if videos != expected:
+            problems.append(f"{Path(html).name}: the cells write {expected} animations, the page has {videos}")
     files = sorted(Path(root).rglob("*.mp4"))
     if len(files) != total:
         problems.append(f"the decks' cells write {total} animations and {root} has {len(files)} .mp4 files")
