@@ -275,6 +275,22 @@ def test_the_a11y_script_names_the_line_anchors_of_numbered_code(browser, good_d
     assert slides_named(found["axe"]) == {"code"}
 
 
+def test_a_video_whose_load_was_put_aside_still_plays_on_entering_its_slide(browser, good_deck, media_html, tmp_path):
+    """A browser may set aside an idle video's load (Chromium suspends preloaded players); then reveal.js,
+    waiting for data, never starts it. preload="none" makes that state for sure: with
+    slides/includes/a11y.html the video plays on entering its slide, without it it stays at 0 s."""
+    html_block, media = media_html
+    shutil.copytree(media, tmp_path / "media")
+    idle = html_block.replace('preload="auto"', 'preload="none"')
+    assert idle != html_block
+    for a11y, plays in ((True, True), (False, False)):
+        deck = build_deck(tmp_path, GOOD.format(video=idle), a11y=a11y)
+        s = B.open_deck(browser, deck, tmp_path)
+        problems = B.playback(s, B.video_slides(s.page)[0])
+        assert (not any("did not play" in p for p in problems)) == plays, (a11y, problems)
+        s.page.context.close()
+
+
 def test_only_the_listed_elements_escape_axe(browser, good_deck, monkeypatch):
     """The walk-through's dimmed line passes only because AXE_ALLOWED names it."""
     monkeypatch.setattr(B, "AXE_ALLOWED", [])
