@@ -425,6 +425,7 @@ class Animation:
         self.spec, self.n_steps, self.frame_steps = spec, n_steps, frame_steps  # the step shown in each frame
         self.dot_every = dot_every  # the paths carry a dot every this many steps (0: none)
         self._drawn = None
+        self._background = None  # the drawn figure without what moves (``draw_background``)
 
     def _draw(self):
         if self._drawn is None:
@@ -450,20 +451,27 @@ class Animation:
         if self._drawn is not None:
             plt.close(self._drawn[0])
 
+    def draw_background(self):
+        """Draw the figure without what moves (the artists ``update`` returns, set to step 0 and animated)
+        and keep it as the background ``frames`` blits onto. This draw lays the figure out (its layout
+        engine runs): a caller that checks the drawn figure before the frames needs no draw of its own."""
+        for a in self.update(0):
+            a.set_animated(True)
+        self.fig.canvas.draw()
+        self._background = self.fig.canvas.copy_from_bbox(self.fig.bbox)
+
     def frames(self):
         """Yield each frame as an ``(height, width, 4)`` RGBA uint8 array (a view of the canvas, valid
-        until the next frame is drawn); the background is drawn once, and a frame that shows the same step
-        as the one before it (the held end) is not drawn again."""
+        until the next frame is drawn); the background is drawn once (``draw_background``, unless done
+        already), and a frame that shows the same step as the one before it (the held end) is not drawn
+        again."""
         canvas = self.fig.canvas
-        dynamic = self.update(0)
-        for a in dynamic:
-            a.set_animated(True)
-        canvas.draw()
-        background = canvas.copy_from_bbox(self.fig.bbox)
+        if self._background is None:
+            self.draw_background()
         shown = None
         for step in self.frame_steps:
             if step != shown:
-                canvas.restore_region(background)
+                canvas.restore_region(self._background)
                 for a in self.update(int(step)):
                     a.axes.draw_artist(a) if a.axes is not None else self.fig.draw_artist(a)
                 shown = step

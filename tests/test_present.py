@@ -80,6 +80,30 @@ def test_animation_reveals_only_the_path_so_far():
     matplotlib.pyplot.close(anim.fig)
 
 
+def test_a_video_is_laid_out_once_and_drawn_whole_twice(tmp_path, monkeypatch):
+    # the background (which the checks read) and the still; the frames only blit onto the background
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    monkeypatch.setenv("OPTIMIZERS_CACHE_DIR", str(tmp_path / "cache"))
+    f = O.SURFACES["valley"]
+    anim = P.animate([P.PathPanel(f, [P.Track(O.run(O.demo("adam"), f, steps=40).path, "adam")])], max_frames=41)
+    anim.fig.set_layout_engine("constrained")
+    counts = {"draw": 0, "layout": 0}
+    draw, execute = FigureCanvasAgg.draw, ConstrainedLayoutEngine.execute
+
+    def counted(name, fn):
+        def wrapper(*args, **kwargs):
+            counts[name] += 1
+            return fn(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(FigureCanvasAgg, "draw", counted("draw", draw))
+    monkeypatch.setattr(ConstrainedLayoutEngine, "execute", counted("layout", execute))
+    S._build_video(anim, "k" * 64, "unit", "100%", tmp_path / "unit.mp4", tmp_path / "unit.png")
+    assert counts == {"draw": 2, "layout": 1}
+
+
 def test_video_writes_mp4_and_still_and_returns_raw_html(tmp_path, monkeypatch):
     import imageio_ffmpeg
 
