@@ -502,7 +502,9 @@ class Sweep(NamedTuple):
     indexes each method's best learning rate, ``best_lr`` is that rate: the highest validation accuracy
     at the last epoch, averaged over seeds, among the rates where no seed diverged (ties: the lower mean
     validation loss). A method whose every rate diverged has ``best`` -1 and ``best_lr`` NaN.
-    The test set plays no part in the choice.
+    The test set plays no part in the choice. ``best_params`` are the final (last good) parameters
+    ``(W1, b1, ...)`` of each method's runs at its best rate, each ``(M, S, ...)`` (NaN where every rate
+    diverged): those ``train`` returns at ``best_lr``, so the chosen runs need not be trained again.
     """
 
     methods: tuple
@@ -517,6 +519,7 @@ class Sweep(NamedTuple):
     diverged_at: np.ndarray
     best: np.ndarray
     best_lr: np.ndarray
+    best_params: tuple
 
 
 def sweep(methods=tuple(O.OPTIMIZERS), lrs=None, seeds=(0, 1, 2), data: Dataset | None = None, *,
@@ -570,4 +573,7 @@ def sweep(methods=tuple(O.OPTIMIZERS), lrs=None, seeds=(0, 1, 2), data: Dataset 
         if cand.size:  # the highest accuracy first, then the lower loss
             best[i] = cand[np.lexsort((final_loss[i, cand], -final_acc[i, cand]))[0]]
     best_lr = np.where(best >= 0, grid[np.arange(len(methods)), np.maximum(best, 0)], np.nan)
-    return Sweep(methods, grid, seeds, **fields, best=best, best_lr=best_lr)
+    chosen = [slice(b * n_s, (b + 1) * n_s) if b >= 0 else None for b in best]  # runs are rate-major
+    best_params = tuple(np.stack([r.params[k][c] if c is not None else np.full_like(r.params[k][:n_s], np.nan)
+                                  for r, c in zip(runs, chosen)]) for k in range(len(runs[0].params)))
+    return Sweep(methods, grid, seeds, **fields, best=best, best_lr=best_lr, best_params=best_params)

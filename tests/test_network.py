@@ -257,6 +257,12 @@ def test_sweep_shapes_equal_train_and_picks_on_validation():
         ok = ~s.diverged[m].any(axis=1)
         assert s.best[m] == np.flatnonzero(ok)[np.argmax(final[m, ok])]
     assert s.best.tolist() == [1, 1] and s.best_lr.tolist() == [0.3, 1e-2]
+    # the chosen runs' final weights: those of training again at the best rate, for every seed
+    again = N.train("adam", DATA, lr=1e-2, seed=np.array([0, 1]), epochs=2)
+    assert len(s.best_params) == len(again.params)
+    for chosen, trained in zip(s.best_params, again.params):
+        assert chosen.shape == (2,) + trained.shape
+        np.testing.assert_allclose(chosen[1], trained, rtol=1e-12)
     # the test set plays no part: scrambled test labels change the test scores, not the choice
     scrambled = N.Dataset(DATA.x_train, DATA.y_train, DATA.x_val, DATA.y_val, DATA.x_test, (DATA.y_test + 1) % 10, 10)
     t = N.sweep(["gd", "adam"], lrs, seeds=[0, 1], data=scrambled, epochs=2)
@@ -273,13 +279,15 @@ def test_sweep_trains_its_methods_in_worker_processes_with_the_results_of_a_seri
     assert set(N._map(N.os.getpid, [((), {})] * 2)) == {N.os.getpid()}
     serial = N.sweep(list(lrs), lrs, seeds=[0, 1], data=DATA, epochs=2)
     for field in N.Sweep._fields:
-        a, b = np.asarray(getattr(parallel, field)), np.asarray(getattr(serial, field))
-        np.testing.assert_array_equal(a, b, err_msg=field)
+        a, b = getattr(parallel, field), getattr(serial, field)
+        for x, y in zip(a, b) if field == "best_params" else [(a, b)]:
+            np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=field)
 
 
 def test_sweep_with_every_rate_diverging():
     s = N.sweep("gd", [1e3, 1e4], seeds=[0], data=DATA, epochs=1)
     assert s.best.tolist() == [-1] and np.isnan(s.best_lr[0]) and s.diverged.all()
+    assert all(np.isnan(p).all() for p in s.best_params)
 
 
 # --- bad input --------------------------------------------------------------------------------
