@@ -554,18 +554,37 @@ def enable_cell_cache(setup_source: str, media, sources=None, shell=None):
 # Background jobs: an artefact built in a forked process while the deck's next cells run
 # ---------------------------------------------------------------------------------------------
 
-_JOBS: list = []  # (pid, label, report file) of the jobs running
+_JOBS: list = []  # (pid, label, report file, the run slots' write end) of the jobs not yet waited for
 _AFTER: list = []  # what waits for them (a cell's cache entry, which records the media they write)
+_SLOTS: dict = {}  # (this process, limit) -> (read end, write end) of a pipe holding one byte per free run slot
+MAX_WAITING = 16  # jobs that may wait for a run slot at once: each holds the memory it was forked with
+
+
+def _slots(limit: int) -> tuple[int, int]:
+    """The run slots of this process's jobs: a pipe with ``limit`` bytes in it. A job takes a byte before it
+    starts and puts it back when it ends, so at most ``limit`` jobs run at once while the others wait."""
+    key = (os.getpid(), limit)
+    if key not in _SLOTS:
+        r, w = os.pipe()
+        os.write(w, b"x" * limit)
+        _SLOTS[key] = (r, w)
+    return _SLOTS[key]
 
 
 def background(fn, label: str, limit: int | None = None):
     """Run ``fn()`` in a forked copy of this process (nothing is pickled: the child sees this process's
-    state as it is now) and return at once; at most ``limit`` (default: the machine's cores) jobs run
-    at a time, so a new one first waits for the oldest. What the child writes to stdout or stderr, and
-    the error it raises, are reported by ``wait_background``. Not on platforms without ``fork``."""
+    state as it is now) and return at once. At most ``limit`` (default: the machine's cores) jobs run at
+    a time, at a lower priority than this process (``nice`` 10); a job forked while they run waits for
+    a free slot. So the deck's next cells go on at once and keep the cores the jobs leave: the jobs fill
+    the rest, also while the cells compute alone. Only when ``MAX_WAITING`` jobs wait does a new one
+    first wait for the oldest to end. What the child writes to stdout or stderr, and the error it
+    raises, are reported by ``wait_background``. Not on platforms without ``fork``."""
     limit = limit or os.cpu_count() or 1
-    while len(_JOBS) >= limit:
+    for job in list(_JOBS):  # collect the jobs that ended, so that their errors surface early
+        _wait_one(job, block=False)
+    while len(_JOBS) >= limit + MAX_WAITING:
         _wait_one(_JOBS[0])
+    slot_r, slot_w = _slots(limit)
     report = Path(tempfile.mkstemp(prefix="job-", suffix=".txt")[1])
     sys.stdout.flush(), sys.stderr.flush()
     pid = os.fork()
@@ -573,9 +592,11 @@ def background(fn, label: str, limit: int | None = None):
         import io
         import traceback
 
-        code, out = 1, io.StringIO()
+        code, out, slot = 1, io.StringIO(), b""
         sys.stdout = sys.stderr = out
         try:
+            os.nice(10)
+            slot = os.read(slot_r, 1)  # waits for a run slot
             fn()
             code = 0
         except BaseException as e:  # noqa: BLE001 (reported to the parent, which raises it)
@@ -584,8 +605,9 @@ def background(fn, label: str, limit: int | None = None):
             try:
                 report.write_text(out.getvalue())
             finally:
+                os.write(slot_w, slot)  # the slot back, if it got one
                 os._exit(code)
-    _JOBS.append((pid, label, report))
+    _JOBS.append((pid, label, report, slot_w))
     _wait_before_cleanup()
 
 
@@ -609,12 +631,18 @@ def _wait_transform(lines: list[str]) -> list[str]:
 _FAILED: list[str] = []
 
 
-def _wait_one(job):
-    pid, label, report = job
-    _, status = os.waitpid(pid, 0)
+def _wait_one(job, block: bool = True):
+    """Collect ``job`` once it ended (at once if not ``block`` and it has not): record its failure or
+    pass on what it printed."""
+    pid, label, report, slot_w = job
+    done, status = os.waitpid(pid, 0 if block else os.WNOHANG)
+    if done == 0:
+        return
     _JOBS.remove(job)
     text = report.read_text() if report.is_file() else ""
     report.unlink(missing_ok=True)
+    if os.WIFSIGNALED(status):  # killed: it may have died holding a run slot; give one back (never fewer)
+        os.write(slot_w, b"x")
     if os.waitstatus_to_exitcode(status) != 0:
         _FAILED.append(text.strip() or f"{label}: the job ended with status {status}")
     elif text:

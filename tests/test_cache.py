@@ -6,6 +6,7 @@ import inspect
 import os
 import shutil
 import sys
+import time
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -383,3 +384,22 @@ def test_a_failed_background_job_fails_the_wait_and_the_cell_entries_wait_for_th
     assert stored == ["entry"]  # not kept: its media may be missing
     C.after_background(lambda: stored.append("now"))  # nothing runs: at once
     assert stored == ["entry", "now"]
+
+
+def test_background_returns_at_once_and_runs_at_most_limit_jobs_at_a_time_below_the_callers_priority(tmp_path):
+    def job(k):
+        def run():
+            start = time.time()
+            time.sleep(0.4)
+            (tmp_path / f"{k}.txt").write_text(f"{start} {time.time()} {os.nice(0)}")
+        return run
+
+    t0 = time.perf_counter()
+    for k in range(3):
+        C.background(job(k), f"job {k}", limit=1)
+    submitted = time.perf_counter() - t0
+    C.wait_background()
+    runs = sorted(tuple(map(float, (tmp_path / f"{k}.txt").read_text().split())) for k in range(3))
+    assert submitted < 0.35  # the caller went on while the first job ran and the others waited for it
+    assert all(end <= next_start for (_, end, _), (next_start, _, _) in zip(runs, runs[1:]))  # one at a time
+    assert {nice for *_, nice in runs} == {min(19, os.nice(0) + 10)}  # the caller's cells come first
