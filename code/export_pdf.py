@@ -97,10 +97,16 @@ def write_atomically(out: Path, data: bytes):
             tmp.unlink()
 
 
+# What a print never shows: the print layout replaces each video by its still (the deck's CSS).
+NOT_PRINTED = re.compile(r"\.(mp4|webm|ogv|mov)([?#].*)?$", re.I)
+
+
 def _open(browser, deck: Path, notes: bool, deadline: float):
-    """A new page showing ``deck`` in reveal.js's print layout (with the notes on pages of their own)."""
+    """A new page showing ``deck`` in reveal.js's print layout (with the notes on pages of their own).
+    Its videos are not loaded (``NOT_PRINTED``): nothing of them is printed, and each would start a player."""
     page = browser.new_page()
     page.set_default_timeout(max(1.0, (deadline - time.monotonic()) * 1000))
+    page.route(NOT_PRINTED, lambda route: route.abort())
     page.goto(deck.resolve().as_uri() + "?print-pdf" + ("&showNotes=separate-page" if notes else ""), wait_until="load")
     page.evaluate(WAIT_FOR_PRINT_LAYOUT)
     return page

@@ -845,3 +845,18 @@ def test_every_variant_has_a_clean_render_log(rendered_variant):
     if not log.exists():
         pytest.skip(f"no log of the {profile} render (it was rendered outside the tests)")
     assert B.render_warnings(log.read_text()) == []
+
+
+def test_the_print_layout_loads_no_video(browser, good_deck):
+    # nothing of a video is printed (its still is: test_pdf_has_one_page_per_slide_and_the_stills), so the
+    # page that prints does not load it
+    import time
+
+    videos = "() => [...document.querySelectorAll('video')].map(v => v.readyState)"
+    page = E._open(browser, good_deck, False, time.monotonic() + 60)
+    try:
+        page.wait_for_timeout(500)  # time for a load that would start
+        states = page.evaluate(videos)
+    finally:
+        page.close()
+    assert states and states == [0] * len(states), f"videos loaded in the print layout (readyState): {states}"
