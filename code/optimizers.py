@@ -1026,16 +1026,19 @@ def run(optimizer: Optimizer, problem: Surface | LeastSquares, start=None, steps
     states = None
     if record_state:
         states = _stack_states(history)
-    if diverged.any():  # freeze each diverged run at its last good point
-        steps_idx = np.arange(steps + 1)
-        src = np.where(diverged[..., None] & (steps_idx >= diverged_at[..., None]),
-                       diverged_at[..., None] - 1, steps_idx)
-        path = np.take_along_axis(path, src[..., None], axis=-2)
-        loss = np.take_along_axis(loss, src, axis=-1)
-        if states is not None:
-            states = _map_fields(states, lambda f: np.take_along_axis(
-                f, src.reshape(src.shape + (1,) * (f.ndim - src.ndim)), axis=-2) if f.ndim >= src.ndim + 1 else f)
+    # Freeze each diverged run at its last good point, in place (the arrays are this call's own).
+    path, loss = _hold_last_good(path, diverged_at), _hold_last_good(loss, diverged_at)
+    if states is not None:  # the fields with a value per run and step (not a shared step counter)
+        states = _map_fields(states, lambda f: _hold_last_good(f, diverged_at) if f.ndim >= diverged_at.ndim + 2 else f)
     return Trajectory(path, loss, diverged, diverged_at, states)
+
+
+def _hold_last_good(a: np.ndarray, diverged_at: np.ndarray) -> np.ndarray:
+    """``a`` (the batch axes first, then time), changed in place: each diverged run keeps, from the step
+    it diverged at on, the value of the step before. Only the diverged runs are touched."""
+    for run in map(tuple, np.argwhere(diverged_at >= 0)):
+        a[run][diverged_at[run]:] = a[run][diverged_at[run] - 1]
+    return a
 
 
 def _loss_and_divergence(points: np.ndarray, value: Callable, centre, limit, elementwise: bool):
