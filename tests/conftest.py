@@ -22,21 +22,29 @@ def _newest_source() -> float:
     return max(f.stat().st_mtime for f in files)
 
 
+def _render(decks: list[pathlib.Path], log: pathlib.Path, profile: str | None = None) -> list[pathlib.Path]:
+    """``decks`` as `quarto render` (with ``--profile``, if given) writes them, and ``log``, that render's
+    stderr. Rendered here when Quarto is installed and a deck or the log is missing or older than the
+    sources; skipped, with the reason, when there is no Quarto and no render as new as the sources."""
+    command = ["quarto", "render"] + (["--profile", profile] if profile else [])
+    newest = _newest_source()
+    fresh = all(d.exists() and d.stat().st_mtime >= newest for d in decks)
+    logged = fresh and log.exists() and log.stat().st_mtime >= max(d.stat().st_mtime for d in decks)
+    if not logged and shutil.which("quarto"):
+        result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1800)
+        assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stderr[-3000:]}"
+        log.write_text(result.stderr)
+    elif not fresh:
+        pytest.skip(f"{', '.join(str(d.relative_to(ROOT)) for d in decks)}: not rendered, or older than the sources, "
+                    f"and the `quarto` binary is not installed here (quarto-cli downloads it at install time), so "
+                    f"`{' '.join(command)}` cannot run")
+    return decks
+
+
 @pytest.fixture(scope="session")
 def rendered_deck():
-    """The deck as `quarto render` writes it. Rendered here when Quarto is installed and the output is
-    missing or older than its sources, or when the log of its render (``RENDER_LOG``) is missing; skipped,
-    with the reason, when there is no Quarto and no render."""
-    fresh = RENDERED.exists() and RENDERED.stat().st_mtime >= _newest_source()
-    logged = fresh and RENDER_LOG.exists() and RENDER_LOG.stat().st_mtime >= RENDERED.stat().st_mtime
-    if not logged and shutil.which("quarto"):
-        result = subprocess.run(["quarto", "render"], cwd=ROOT, capture_output=True, text=True, timeout=1800)
-        assert result.returncode == 0, f"quarto render failed:\n{result.stderr[-3000:]}"
-        RENDER_LOG.write_text(result.stderr)
-    elif not RENDERED.exists():
-        pytest.skip("no rendered deck: the `quarto` binary is not installed here (quarto-cli downloads it at "
-                    "install time), so `quarto render` cannot run")
-    return RENDERED
+    """The full lecture as plain `quarto render` writes it (``_render``)."""
+    return _render([RENDERED], RENDER_LOG)[0]
 
 
 @pytest.fixture(scope="session")
@@ -48,24 +56,13 @@ def render_log(rendered_deck) -> str:
 
 
 def render_variant(profile: str) -> list[pathlib.Path]:
-    """The rendered decks of one variant (a Quarto profile), rendered here with `quarto render --profile`
-    when Quarto is installed and any is missing or older than its sources; skipped, with the reason,
-    when there is no Quarto and no render."""
+    """The rendered decks of one variant (a Quarto profile), as `quarto render --profile` writes them
+    (``_render``), with the render's stderr in ``.render-log.txt`` of its output folder."""
     sys.path.insert(0, str(ROOT / "tests"))
     import deck as D
 
     out = D.output_dir(profile)
-    decks = [out / "slides" / f"{qmd.stem}.html" for qmd in D.variants()[profile]]
-    fresh = all(d.exists() and d.stat().st_mtime >= _newest_source() for d in decks)
-    if not fresh and shutil.which("quarto"):
-        result = subprocess.run(["quarto", "render", "--profile", profile], cwd=ROOT, capture_output=True, text=True,
-                                timeout=1800)
-        assert result.returncode == 0, f"quarto render --profile {profile} failed:\n{result.stderr[-3000:]}"
-        (out / ".render-log.txt").write_text(result.stderr)
-    elif not fresh:
-        pytest.skip(f"the {profile} variant is not rendered and the `quarto` binary is not installed here "
-                    "(quarto-cli downloads it at install time)")
-    return decks
+    return _render([out / "slides" / f"{qmd.stem}.html" for qmd in D.variants()[profile]], out / ".render-log.txt", profile)
 
 
 @pytest.fixture(scope="session", params=["core", "seminar"])
