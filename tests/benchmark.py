@@ -187,30 +187,13 @@ More text.
 
 
 def cell_times(deck_path, run_dir):
-    """Execute ``deck_path``'s cells in a fresh kernel from ``run_dir``, as tests/deck.py does; return
-    ``(seconds, label)`` per cell (nbclient's record of when each cell started and replied)."""
-    import datetime
-
-    import nbformat
-    from nbclient import NotebookClient
-
+    """Execute ``deck_path``'s cells in a fresh kernel from ``run_dir``, as the deck tests do
+    (``tests/deck.py``); return ``(seconds, label)`` per cell."""
     sys.path.insert(0, str(ROOT / "tests"))
     import deck as D
 
-    run = [c for c in D.cells(D.expand_includes(deck_path)) if c.options.get("eval", True) is not False]
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(D.setup_source(deck_path, run_dir))] + [
-        nbformat.v4.new_code_cell(c.source, metadata={"label": c.label}) for c in run]
-    NotebookClient(nb, timeout=1800, kernel_name="python3",
-                   resources={"metadata": {"path": str(deck_path.parent)}}).execute()
-    stamp = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
-    out = []
-    for c in nb.cells[1:]:
-        e = c.metadata.get("execution", {})
-        if e.get("iopub.execute_input") and e.get("shell.execute_reply"):
-            out.append(((stamp(e["shell.execute_reply"]) - stamp(e["iopub.execute_input"])).total_seconds(),
-                        c.metadata.get("label") or "(no label)"))
-    return out
+    return [(c.seconds, c.label or "(no label)") for c in D.execute_deck(deck_path, run_dir, timeout=1800)
+            if c.seconds is not None]
 
 
 def _children_cpu() -> float:

@@ -14,6 +14,7 @@ Quarto (1.8) renders a `.qmd` with Python cells like this, and so does `execute_
 """
 from __future__ import annotations
 
+import datetime
 import os
 import re
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ class Cell:
     source: str  # code without the option lines
     options: dict
     outputs: list = field(default_factory=list)
+    seconds: float | None = None  # how long the kernel took to run it (``execute_deck``)
 
     @property
     def label(self) -> str:
@@ -124,7 +126,9 @@ def execute_dir(deck: Path) -> Path:
 
 
 def figure_options(deck: Path) -> dict:
-    fmt = deck_metadata(deck).get("format", {}).get("revealjs", {})
+    fmt = deck_metadata(deck).get("format", {})  # `format: revealjs`, or a mapping of formats to options
+    fmt = fmt.get("revealjs") if isinstance(fmt, dict) else None
+    fmt = fmt if isinstance(fmt, dict) else {}
     # Quarto's revealjs defaults: 10 x 5 inches, dpi 96, png
     return {"fig-width": fmt.get("fig-width", 10), "fig-height": fmt.get("fig-height", 5),
             "fig-dpi": fmt.get("fig-dpi", 96), "fig-format": fmt.get("fig-format", "png")}
@@ -147,7 +151,8 @@ def setup_source(deck: Path, run_dir: Path) -> str:
 def execute_deck(deck: Path, run_dir: Path | None = None, timeout: int = 900) -> list[Cell]:
     """Run every cell of ``deck`` in order in a fresh python3 Jupyter kernel, from ``run_dir`` (default:
     the execute directory `_quarto.yml` gives); return the cells with their outputs.
-    Raises ``nbclient.exceptions.CellExecutionError`` at the first failing cell."""
+    Each cell's ``seconds`` is the time the kernel took to run it. Raises
+    ``nbclient.exceptions.CellExecutionError`` at the first failing cell."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -172,4 +177,14 @@ def execute_deck(deck: Path, run_dir: Path | None = None, timeout: int = 900) ->
             os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
     for c, nbcell in zip(run, nb.cells[1:]):
         c.outputs = nbcell.outputs
+        c.seconds = _seconds(nbcell.metadata.get("execution", {}))
     return run
+
+
+def _seconds(execution: dict) -> float | None:
+    """A cell's run time from nbclient's record of when the kernel started it and when it replied."""
+    start, end = execution.get("iopub.execute_input"), execution.get("shell.execute_reply")
+    if not (start and end):
+        return None
+    stamp = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
+    return (stamp(end) - stamp(start)).total_seconds()
