@@ -362,7 +362,7 @@ class Track:
 
     path: np.ndarray  # (steps + 1, 2)
     name: str = "gd"
-    label: str | None = None
+    label: str | None = None  # its name at its start point (default: the method's); "" names it nowhere
     arrows: np.ndarray | None = None
     diverged_at: int = -1
     color: str | None = None
@@ -578,11 +578,13 @@ _HALO = [matplotlib.patheffects.withStroke(linewidth=4, foreground="white")]
 
 
 def _start_labels(ax, tracks, colors, bounds):
-    """Name each track beside its start point, in its colour; tracks that start together are stacked,
-    on the side of the start away from where the paths head."""
+    """Name each track beside its start point, in its colour (not one whose label is ""); tracks that
+    start together are stacked, on the side of the start away from where the paths head."""
     (x0, x1), (y0, y1) = bounds
     groups: dict = {}
     for tr, color in zip(tracks, colors):
+        if tr.label == "":  # named nowhere (a grey reference, say, named where it is in colour)
+            continue
         key = tuple(np.round(np.asarray(tr.path[0], dtype=float) / [x1 - x0, y1 - y0], 2))
         groups.setdefault(key, []).append((tr, color))
     texts = []
