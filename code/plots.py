@@ -542,9 +542,10 @@ def _draw_animation(spec: dict, n_steps: int, every: int):
                                  gridspec_kw={ratios: widths} if widths else None)
         axes = axes.ravel()
     updaters, to_spread = [], []
+    named = _end_labelled_colours(panels)
     for ax, panel in zip(axes, panels):
         if isinstance(panel, PathPanel):
-            updaters.append(_path_panel(ax, panel, every if panel.time_dots else 0))
+            updaters.append(_path_panel(ax, panel, every if panel.time_dots else 0, named))
         else:
             update, texts = _series_panel(ax, panel, n_steps)
             updaters.append(update)
@@ -605,7 +606,17 @@ def _start_labels(ax, tracks, colors, bounds):
     return texts
 
 
-def _path_panel(ax, panel: PathPanel, every: int = 0):
+def _end_labelled_colours(panels) -> set:
+    """The colours of the curves that series panels among ``panels`` name at their ends."""
+    return {c for p in panels if isinstance(p, SeriesPanel) and p.labels and len(p.series) <= MAX_SERIES
+            for label, _, c, _ in _series_styles(p) if not label.startswith("_")}
+
+
+def _path_panel(ax, panel: PathPanel, every: int = 0, named=frozenset()):
+    """Draw ``panel`` on ``ax``; return its ``update(step)``. Its tracks are named at their start unless
+    each has a colour of its own that a curve of ``named`` colours (named at its end in a series panel of
+    the same animation) already names: the names would say twice which colour is which, and a stack of
+    them over a start near a panel's top runs into its title."""
     contour(panel.surface, ax, bounds=panel.bounds)
     if panel.title:
         ax.set_title(panel.title)
@@ -631,7 +642,9 @@ def _path_panel(ax, panel: PathPanel, every: int = 0):
                         ha="center", va="bottom")
         artists.append((tr, st, line, head, arrow, cross))
     bounds = panel.bounds or panel.surface.bounds
-    if panel.labels and len(panel.tracks) > 1:
+    shown = [c for tr, c in zip(panel.tracks, colors) if tr.label != ""]
+    named_elsewhere = len(set(shown)) == len(shown) and set(shown) <= set(named)
+    if panel.labels and len(panel.tracks) > 1 and not named_elsewhere:
         _start_labels(ax, panel.tracks, colors, bounds)
 
     (x0, x1), (y0, y1) = bounds
@@ -691,19 +704,19 @@ def spread_labels(ax, texts, gap: float = 1.1):
         return texts
     renderer = ax.figure.canvas.get_renderer()
     box = ax.get_window_extent(renderer)
-    heights = [t.get_window_extent(renderer).height * gap for t in texts]
+    heights = [t.get_window_extent(renderer).height for t in texts]
     ys = np.array([box.y0 + t.get_position()[1] * box.height for t in texts])
     order = np.argsort(ys)
     placed = ys[order].copy()
-    h = np.array(heights)[order]
-    need = (h[:-1] + h[1:]) / 2
+    half = np.array(heights)[order] / 2  # a label is centred on its height: its box is +- half of it
+    need = (half[:-1] + half[1:]) * gap
     for _ in range(len(placed)):  # push up, then shift the whole stack down if it left the axes top
         for i in range(1, len(placed)):
             placed[i] = max(placed[i], placed[i - 1] + need[i - 1])
-        over = placed[-1] - box.y1
+        over = placed[-1] + half[-1] - box.y1  # whole labels inside the axes' height: none on a tick label
         if over > 0:
             placed -= over
-        below = box.y0 - placed[0]
+        below = box.y0 - (placed[0] - half[0])
         if below > 0:
             placed += below
             break
@@ -974,8 +987,10 @@ def paired_dots(ax, labels, values, *, missing: str = "not within", xlabel: str 
                             ha="right" if left else "left", va="center", color=s["color"])
             else:
                 ax.plot([right], [yy + off / 3], ls="none", ms=13, zorder=3, **{**s, "marker": ">"})
-                ax.annotate(missing, (right, yy + off / 3), xytext=(-12, 4), textcoords="offset points",
-                            ha="right", va="bottom", color=s["color"])
+                # on its own row, before its arrow, over the line (a white box): clear of the rows around it
+                ax.annotate(missing, (right, yy + off / 3), xytext=(-14, 0), textcoords="offset points",
+                            ha="right", va="center", color=s["color"], zorder=4,
+                            bbox=dict(boxstyle="square,pad=0.15", fc="white", ec="none"))
     ax.set_yticks(y, labels)
     if log:
         ax.set_xscale("log")

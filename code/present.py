@@ -223,12 +223,59 @@ def check_figure_text(fig, width: str, name: str, drawn: bool = False):
                          f"{len(small)} below it: {listed}")
 
 
+def _shown_texts(fig) -> list[tuple[object, object]]:
+    """``(text, group)`` for each text of a drawn ``fig`` that shows: visible, not empty, not animated (the
+    frames draw it) and, for a tick label, at a tick inside its axis' view (matplotlib keeps labels for
+    ticks beyond it). A tick label's group is its axes; other texts have none."""
+    from matplotlib.text import Text
+
+    ticks, shown = set(), []
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                ticks.update(map(id, (tick.label1, tick.label2)))
+                if lo - 1e-9 * (hi - lo) <= tick.get_loc() <= hi + 1e-9 * (hi - lo):
+                    shown += [(t, (ax, axis)) for t in (tick.label1, tick.label2)]
+    shown += [(t, None) for t in fig.findobj(Text) if id(t) not in ticks]
+    return [(t, g) for t, g in shown if t.get_visible() and not t.get_animated() and t.get_text().strip() and _drawn(t)]
+
+
+def text_overlaps(fig, drawn: bool = False) -> list[tuple[str, str]]:
+    """Pairs of texts of ``fig`` that cover each other: a label on a title or on a tick label, two labels
+    on one another. Their boxes (which include the line's ascent and descent) must overlap by more than
+    a tenth of the smaller box, and 2 px, both across and up: boxes of lines set one above the other
+    touch. Not the x and y tick labels of one axes, which meet at its corner by design. Draws the figure
+    first unless ``drawn``."""
+    if not drawn:
+        fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    boxes = [(t.get_text(), g, t.get_window_extent(renderer)) for t, g in _shown_texts(fig)]
+    corner = lambda g, h: g is not None and h is not None and g[0] is h[0] and g[1] is not h[1]
+
+    def cover(a, b):
+        across, up = min(a.x1, b.x1) - max(a.x0, b.x0), min(a.y1, b.y1) - max(a.y0, b.y0)
+        return across > max(2.0, 0.1 * min(a.width, b.width)) and up > max(2.0, 0.1 * min(a.height, b.height))
+
+    return [(a, b) for i, (a, g, ba) in enumerate(boxes) for b, h, bb in boxes[i + 1:] if not corner(g, h) and cover(ba, bb)]
+
+
+def check_figure_overlaps(fig, name: str, drawn: bool = False):
+    """``ValueError`` when texts of ``fig`` cover each other (``text_overlaps``)."""
+    pairs = text_overlaps(fig, drawn)
+    if pairs:
+        listed = "; ".join(f"{a[:30]!r} on {b[:30]!r}" for a, b in pairs[:5])
+        raise ValueError(f"{name}: {len(pairs)} pair(s) of texts cover each other: {listed}")
+
+
 def check_figure(fig, width: str, name: str, drawn: bool = False):
     """The checks every figure and animation of the deck passes before it is written: its text readable
-    at ``width`` (``check_figure_text``), its series' colours few and distinguishable for everyone
-    (``plots.check_figure_colours``), no legend that labels on the data should replace
-    (``plots.check_figure_legends``). Draws the figure (its layout too) unless ``drawn``."""
+    at ``width`` (``check_figure_text``), no text on another (``check_figure_overlaps``), its series'
+    colours few and distinguishable for everyone (``plots.check_figure_colours``), no legend that labels
+    on the data should replace (``plots.check_figure_legends``). Draws the figure (its layout too) unless
+    ``drawn``."""
     check_figure_text(fig, width, name, drawn)
+    check_figure_overlaps(fig, name, drawn=True)
     P.check_figure_colours(fig, name)
     P.check_figure_legends(fig, name)
 
@@ -336,7 +383,7 @@ def _video_code_key() -> str:
     this module's checks and encoding, the encoder's settings and the versions of the libraries and of
     the ffmpeg binary. Computed once per process (the code does not change while the deck runs)."""
     own = [video, _build_video, _frame_size, _encode_video, save_png, check_figure, check_figure_text,
-           figure_text_px, _drawn, _share, _video_html, _css_width]
+           figure_text_px, check_figure_overlaps, text_overlaps, _shown_texts, _drawn, _share, _video_html, _css_width]
     return C.digest("video", C.file_digest(Path(P.__file__), P.FONTS), [inspect.getsource(f) for f in own],
                     ENCODER, PNG_METADATA, SCREEN_WIDTH_PX, MIN_FIGURE_TEXT_PX, SLIDE_WIDTH_PX,
                     C.versions("matplotlib", "numpy", "imageio-ffmpeg", "colorspacious"),

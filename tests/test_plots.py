@@ -121,14 +121,15 @@ def test_direct_labels_instead_of_a_legend():
     anim = _compare()
     anim.fig.canvas.draw()
     path_ax, series_ax = anim.fig.axes
-    for ax in (path_ax, series_ax):
-        assert ax.get_legend() is None
-        texts = [t for t in ax.texts if t.get_text() in ("GD", "Adam")]
-        assert sorted(t.get_text() for t in texts) == ["Adam", "GD"]
-        colors = {t.get_text(): matplotlib.colors.to_hex(t.get_color()) for t in texts}
-        assert colors["Adam"] == P.STYLE["adam"]["color"].lower()
-        boxes = [t.get_window_extent() for t in texts]
-        assert not boxes[0].overlaps(boxes[1])
+    assert path_ax.get_legend() is None and series_ax.get_legend() is None
+    # named once, at the ends of the loss curves (the paths' colours are the same: no names at their start)
+    assert [t.get_text() for t in path_ax.texts if t.get_text() in ("GD", "Adam")] == []
+    texts = [t for t in series_ax.texts if t.get_text() in ("GD", "Adam")]
+    assert sorted(t.get_text() for t in texts) == ["Adam", "GD"]
+    colors = {t.get_text(): matplotlib.colors.to_hex(t.get_color()) for t in texts}
+    assert colors["Adam"] == P.STYLE["adam"]["color"].lower()
+    boxes = [t.get_window_extent() for t in texts]
+    assert not boxes[0].overlaps(boxes[1])
     # The end labels sit right of the axes, beside the data, not over it.
     end = [t for t in series_ax.texts if t.get_text() == "Adam"][0]
     assert end.get_window_extent().x0 >= series_ax.get_window_extent().x1
@@ -325,4 +326,55 @@ def test_label_apart_names_each_line_beside_itself_clear_of_the_others():
         near = np.hypot(np.clip(mine[:, 0], box.x0, box.x1) - mine[:, 0], np.clip(mine[:, 1], box.y0, box.y1) - mine[:, 1])
         assert near.min() < 30  # beside its own line, within a few points
     assert texts[0].get_text() == "upper" and texts[0].get_color() == P.STYLE["adam"]["color"]
+    plt.close(fig)
+
+
+def test_end_labels_stay_inside_the_axes_height():
+    # two lines ending at the axis' floor: their labels are pushed up whole into the axes, none hangs
+    # below it onto the x tick labels (a label used to be centred on the floor, its lower half below)
+    fig, ax = plt.subplots(figsize=(8, 4))
+    x = np.arange(50)
+    for name in ("gd", "adam"):
+        ax.plot(x, np.full(50, 1e-20), color=P.STYLE[name]["color"], label=P.STYLE[name]["label"])
+    ax.set_yscale("log")
+    ax.set_ylim(1e-12, 1e2)
+    texts = P.direct_labels(ax)
+    fig.canvas.draw()
+    frame = ax.get_window_extent()
+    assert all(t.get_window_extent().y0 >= frame.y0 - 0.5 for t in texts)
+    plt.close(fig)
+
+
+def _start_label_texts(anim):
+    """The names written on the first panel (the paths'), once drawn."""
+    anim.draw_background()
+    return sorted(t.get_text() for t in anim.fig.axes[0].texts if t.get_text().strip())
+
+
+def test_paths_are_named_at_their_start_unless_their_loss_curves_name_them():
+    Q = O.SURFACES["quadratic"]
+    runs = {n: O.run(O.demo(n), Q, steps=40) for n in ("gd", "momentum")}
+    tracks = [P.Track(runs["gd"].path, "gd", reference=True), P.Track(runs["momentum"].path, "momentum")]
+    alone = P.animate([P.PathPanel(Q, tracks)])
+    assert _start_label_texts(alone) == sorted(P.STYLE[n]["label"] for n in runs)
+    # the same colours named at the ends of the loss curves: a second name at the start would only repeat
+    # them (and a stack of names over a start near the top ran into the panel's title)
+    losses = P.SeriesPanel({P.STYLE[n]["label"]: (r.loss, P.REFERENCE if n == "gd" else n) for n, r in runs.items()})
+    both = P.animate([P.PathPanel(Q, tracks), losses])
+    assert _start_label_texts(both) == []
+    # a track labelled "" is named nowhere; the others still are
+    unnamed = P.animate([P.PathPanel(Q, [P.Track(runs["gd"].path, "gd", label="", reference=True), tracks[1]])])
+    assert _start_label_texts(unnamed) == [P.STYLE["momentum"]["label"]]
+    for a in (alone, both, unnamed):
+        a.close()
+
+
+def test_a_missing_value_is_written_on_its_own_row():
+    # the upper row's number sits near the right edge, where the lower row's "not within" text goes: that
+    # text stays on its row, before its arrow (it used to sit above its arrow, on the upper row's number)
+    import present as S
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    P.paired_dots(ax, list("abcdefgh"), [[10, 290], [10, np.nan]] + [[10, 20]] * 6, missing="not within 3,000")
+    assert S.text_overlaps(fig) == []
     plt.close(fig)

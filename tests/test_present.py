@@ -285,3 +285,27 @@ def test_alt_texts_carry_no_tex(tmp_path, monkeypatch):
     monkeypatch.setattr(S, "MEDIA", tmp_path)
     html = S.figure(_figure_with_text(16), "small-number", alt=f"The loss ends at {S.number(2.2e-14)}.", width="60%")
     assert 'alt="The loss ends at 2.20 × 10⁻¹⁴."' in html
+
+
+def test_the_overlap_check_finds_a_label_on_a_title_and_nothing_in_a_clean_figure():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.plot([-5, 5], [-5, 5])
+    ax.set(title="a title", xlabel="x", ylabel="y", xlim=(-5, 5), ylim=(-5, 5), xticks=[-5, 0, 5, 7], yticks=[-5, 0, 5])
+    ax.set_xlim(-5, 5)
+    # where matplotlib keeps the label of the tick at 7, beyond the view and not drawn: it does not count
+    ax.text(1.2, -0.02, "beside", transform=ax.transAxes, ha="center", va="top")
+    S.check_figure_overlaps(fig, "clean")  # nor do the x and y tick labels -5 meeting at the corner
+    # the valley's contours in a small panel, as in the race: its x tick label -10 and y tick label -2.5 meet
+    # at the corner, by matplotlib's design, and do not count either
+    small, corner = plt.subplots(figsize=(4, 2))
+    P.contour(O.SURFACES["valley"], corner)
+    S.check_figure_overlaps(small, "clean")
+    plt.close(small)
+    ax.text(0.5, 1.0, "a label on the title", transform=ax.transAxes, ha="center", va="bottom")
+    with pytest.raises(ValueError, match="cover each other: 'a label on the title' on 'a title'"):
+        S.check_figure_overlaps(fig, "defect")
+    with pytest.raises(ValueError, match="cover each other"):  # every figure and video passes it
+        S.check_figure(fig, "100%", "defect")
+    plt.close(fig)
