@@ -607,9 +607,14 @@ def _start_labels(ax, tracks, colors, bounds):
 
 
 def _end_labelled_colours(panels) -> set:
-    """The colours of the curves that series panels among ``panels`` name at their ends."""
-    return {c for p in panels if isinstance(p, SeriesPanel) and p.labels and len(p.series) <= MAX_SERIES
-            for label, _, c, _ in _series_styles(p) if not label.startswith("_")}
+    """The colours of the curves that series panels among ``panels`` name at their ends (``_series_panel``:
+    up to ``MAX_SERIES`` named curves; more get a legend)."""
+    colours = set()
+    for p in panels:
+        named = _named_series(p) if isinstance(p, SeriesPanel) and p.labels else []
+        if len(named) <= MAX_SERIES:
+            colours.update(c for _, _, c in named)
+    return colours
 
 
 def _path_panel(ax, panel: PathPanel, every: int = 0, named=frozenset()):
@@ -643,7 +648,7 @@ def _path_panel(ax, panel: PathPanel, every: int = 0, named=frozenset()):
         artists.append((tr, st, line, head, arrow, cross))
     bounds = panel.bounds or panel.surface.bounds
     shown = [c for tr, c in zip(panel.tracks, colors) if tr.label != ""]
-    named_elsewhere = len(set(shown)) == len(shown) and set(shown) <= set(named)
+    named_elsewhere = len(set(shown)) == len(shown) and set(shown) <= named
     if panel.labels and len(panel.tracks) > 1 and not named_elsewhere:
         _start_labels(ax, panel.tracks, colors, bounds)
 
@@ -826,6 +831,15 @@ def _panel_colours(panel) -> list[str]:
     return _chromatic(c for _, _, c, _ in _series_styles(panel))
 
 
+def _named_series(panel: SeriesPanel) -> list:
+    """``(label, values, colour)`` of each curve ``panel`` names: its series but those whose label starts
+    with "_", and its horizontal line if that has a label."""
+    named = [(l, v, c) for (l, v, c, _) in _series_styles(panel) if not str(l).startswith("_")]
+    if panel.hline is not None and panel.hline_label:
+        named.append((panel.hline_label, np.array([panel.hline]), "#555555"))
+    return named
+
+
 def _series_panel(ax, panel: SeriesPanel, n_steps: int):
     lines, bands = [], []
     ymin, ymax = np.inf, -np.inf
@@ -861,9 +875,7 @@ def _series_panel(ax, panel: SeriesPanel, n_steps: int):
     if panel.hline is not None:
         ax.axhline(panel.hline, color="#555555", ls="--", lw=1.2, label=panel.hline_label or None, zorder=1)
     ax.set(xlim=(0, n_steps), xlabel="step", ylabel=panel.ylabel, title=panel.title)
-    named = [(l, v, c) for (l, v, c, _) in specs if not str(l).startswith("_")]
-    if panel.hline is not None and panel.hline_label:
-        named.append((panel.hline_label, np.array([panel.hline]), "#555555"))
+    named = _named_series(panel)
     texts = []
     if panel.labels and len(named) > MAX_SERIES:
         ax.legend(loc="best", framealpha=0.9, ncol=panel.legend_columns, fontsize=plt.rcParams["legend.fontsize"])

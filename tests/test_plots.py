@@ -362,10 +362,15 @@ def test_paths_are_named_at_their_start_unless_their_loss_curves_name_them():
     losses = P.SeriesPanel({P.STYLE[n]["label"]: (r.loss, P.REFERENCE if n == "gd" else n) for n, r in runs.items()})
     both = P.animate([P.PathPanel(Q, tracks), losses])
     assert _start_label_texts(both) == []
+    # curves hidden from the labels ("_" names, grey context as in the race) do not count: the two named
+    # ones are still named at their ends, so not at the start either
+    context = {f"_{k}": (runs["gd"].loss * (k + 2), P.REFERENCE) for k in range(P.MAX_SERIES)}
+    hidden = P.animate([P.PathPanel(Q, tracks), P.SeriesPanel({**context, **losses.series})])
+    assert _start_label_texts(hidden) == []
     # a track labelled "" is named nowhere; the others still are
     unnamed = P.animate([P.PathPanel(Q, [P.Track(runs["gd"].path, "gd", label="", reference=True), tracks[1]])])
     assert _start_label_texts(unnamed) == [P.STYLE["momentum"]["label"]]
-    for a in (alone, both, unnamed):
+    for a in (alone, both, hidden, unnamed):
         a.close()
 
 
