@@ -469,11 +469,8 @@ def train(method, data: Dataset | None = None, *, hidden=(32,), epochs: int = 20
             evaluate_on_held_out(good, epoch)
 
     diverged = diverged_at >= 0
-    out = {name: r.T for name, r in records.items()}
-    if diverged.any():  # from the epoch it diverged, a run repeats its last good epoch (as optimizers.run)
-        e = np.arange(epochs + 1)
-        src = np.where(diverged[:, None] & (e >= diverged_at[:, None]), diverged_at[:, None] - 1, e)
-        out = {name: np.take_along_axis(r, src, axis=1) for name, r in out.items()}
+    # from the epoch it diverged, a run repeats its last good epoch (as optimizers.run)
+    out = {name: O._hold_last_good(r.T, diverged_at) for name, r in records.items()}
     return Training(**out, diverged=diverged, diverged_at=diverged_at, params=tuple(good))
 
 
