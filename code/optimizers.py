@@ -574,7 +574,7 @@ def adam(lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float 
 
     def update(g, state, x):
         if l2:
-            g = g + weight_decay * x  # L2 penalty folded into the gradient
+            g = g + weight_decay * x  # L2 penalty in the gradient
         t = state.t + 1
         m = beta1 * state.m + (1 - beta1) * g
         v = beta2 * state.v + (1 - beta2) * g * g
@@ -583,9 +583,10 @@ def adam(lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float 
         v_hat = v_max / (1 - beta2 ** t) if bias_correction else v_max
         delta = -lr * m_hat / (np.sqrt(v_hat) + eps)
         if decoupled:
-            delta = delta - lr * weight_decay * x  # AdamW: decay the weights directly
-        state = AMSGradState(t, m, v, v_max) if amsgrad else AdamState(t, m, v)
-        return delta, state
+            delta = delta - lr * weight_decay * x  # AdamW: decoupled
+        if amsgrad:
+            return delta, AMSGradState(t, m, v, v_max)
+        return delta, AdamState(t, m, v)
 
     def init(x):
         z = np.zeros_like(x)
