@@ -100,11 +100,45 @@ OVERFLOW_JS = """(tol) => {
     if (over > tol * scale) out.push(`${el.tagName.toLowerCase()}${el.className && typeof el.className === 'string' ? '.' + el.className.split(' ')[0] : ''} `
         + `runs ${Math.round(over / scale)}px past the slide: "${(el.innerText || '').trim().slice(0, 50)}"`);
   }
-  // a code or output block whose lines are wider than the block: the end of a line is hidden (it scrolls)
-  for (const el of slide.querySelectorAll('pre')) {
-    if (el.closest('aside.notes, .speaker-notes') || getComputedStyle(el).display === 'none') continue;
-    const hidden = (el.scrollWidth - el.clientWidth);
-    if (hidden > tol) out.push(`pre hides ${Math.round(hidden)}px of its widest line: "${(el.innerText || '').trim().slice(0, 50)}"`);
+  // a box that clips what overflows it across (a code block scrolls: its pre, its code or the div
+  // around them), with text reaching past its right edge: the end of a line is hidden. Measured on the
+  // glyphs (a box's scroll width also counts lines shifted left, as numbered code's are). Boxes of a
+  // few px are visually hidden text for screen readers, not something to read.
+  const hides = el => {
+    const st = getComputedStyle(el), r = el.getBoundingClientRect();
+    if (st.display === 'none' || st.overflowX === 'visible' || r.width < 4 || r.height < 4) return 0;
+    const s = r.width / el.offsetWidth, edge = r.left + (el.clientLeft + el.clientWidth) * s;
+    let right = edge;
+    const walk = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    for (let t = walk.nextNode(); t; t = walk.nextNode()) {
+      if (!t.textContent.trim() || getComputedStyle(t.parentElement).visibility === 'hidden') continue;
+      const range = document.createRange(); range.selectNodeContents(t);
+      for (const q of range.getClientRects()) right = Math.max(right, q.right);
+    }
+    return (right - edge) / s;
+  };
+  for (const el of slide.querySelectorAll('*')) {
+    if (el.closest('aside.notes, .speaker-notes')) continue;
+    const hidden = hides(el);
+    if (hidden > tol) out.push(`${el.tagName.toLowerCase()}${el.className && typeof el.className === 'string' ? '.' + el.className.split(' ')[0] : ''} `
+        + `hides ${Math.round(hidden)}px of its widest line: "${(el.innerText || '').trim().slice(0, 50)}"`);
+  }
+  // a column's content reaching into the next column (display math wider than its column lies under the
+  // code beside it); what a box inside the column clips is the check above's
+  for (const col of slide.querySelectorAll('.column')) {
+    const c = col.getBoundingClientRect();
+    const inClip = el => { for (let a = el.parentElement; a && a !== col; a = a.parentElement) if (getComputedStyle(a).overflowX !== 'visible') return true; return false; };
+    let worst = 0, what = '';
+    for (const el of col.querySelectorAll('*')) {
+      if (el.closest('aside.notes, .speaker-notes')) continue;
+      const st = getComputedStyle(el);
+      if (st.display === 'none' || st.visibility === 'hidden') continue;
+      const r = el.getBoundingClientRect();
+      if (r.width === 0 || r.height === 0) continue;
+      const over = Math.max(r.right - c.right, c.left - r.left);
+      if (over > worst && !inClip(el)) { worst = over; what = (el.closest('math') || el).textContent.trim().slice(0, 50); }
+    }
+    if (worst > tol * scale) out.push(`runs ${Math.round(worst / scale)}px out of its column: "${what}"`);
   }
   return out;
 }"""

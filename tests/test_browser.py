@@ -28,9 +28,15 @@ import export_pdf as E  # noqa: E402
 NODE_MODULES = ROOT / "tests" / "browser" / "node_modules"
 REVEAL = NODE_MODULES / "reveal.js"
 A11Y = ROOT / "slides" / "includes" / "a11y.html"
-# Quarto's line-highlight CSS (its revealjs plugin, 1.8): numbered code lines inside the slide, and the
-# lines a code walk-through is not talking about dimmed.
-QUARTO_CODE_CSS = """.reveal div.sourceCode pre code.has-line-highlights > span:not(.highlight-line) { opacity: 0.4; }
+# Quarto's layout CSS (its revealjs theme and line-highlight plugin, 1.8): columns as inline blocks that
+# clip nothing, code blocks as wide as their column that scroll,
+# numbered code lines shifted left into the room of their numbers, and the lines a code walk-through is
+# not talking about dimmed.
+QUARTO_CODE_CSS = """div.columns { display: initial; gap: initial; }
+div.column { display: inline-block; overflow-x: initial; vertical-align: top; width: 50%; }
+.reveal div.sourceCode { margin: 0; overflow: auto; }
+.reveal pre { width: 100%; margin: 0; }
+.reveal div.sourceCode pre code.has-line-highlights > span:not(.highlight-line) { opacity: 0.4; }
 .reveal pre.numberSource { padding-left: 0; }
 .reveal pre.numberSource code > span { left: -2.1em; }
 pre.numberSource code > span > a:first-child::before { left: -0.7em; }"""
@@ -64,17 +70,21 @@ def reveal_js() -> Path:
 
 
 def theme_rules() -> str:
-    """The plain-CSS rules of the deck's theme (its scss:rules part), so the test decks print like it."""
+    """The plain-CSS rules of the deck's theme (its scss:rules part), so the test decks look and print
+    like it; without its ``//`` comment lines, which CSS does not know: a browser reads one as the start
+    of the next rule's selector and drops that rule (and more, when the comment opens a parenthesis)."""
     scss = (ROOT / "slides" / "theme.scss").read_text()
-    return scss.split("/*-- scss:rules --*/", 1)[1]
+    rules = scss.split("/*-- scss:rules --*/", 1)[1]
+    return "\n".join(line for line in rules.splitlines() if not line.lstrip().startswith("//"))
 
 
-def build_deck(tmp: Path, slides_md: str, a11y: bool = True) -> Path:
+def build_deck(tmp: Path, slides_md: str, a11y: bool = True, css: str = "") -> Path:
     """Write a reveal.js deck from Markdown slides with pandoc; return the HTML path. Like the real deck
-    it gets the theme's rules and (``a11y``) the deck's accessibility script, slides/includes/a11y.html."""
+    it gets the theme's rules and (``a11y``) the deck's accessibility script, slides/includes/a11y.html;
+    ``css`` comes after the theme's rules."""
     pypandoc = pytest.importorskip("pypandoc", reason="pypandoc-binary is not installed")
     shutil.copytree(reveal_js(), tmp / "reveal.js", dirs_exist_ok=True)
-    (tmp / "style.html").write_text(f"<style>{theme_rules()}\n{QUARTO_CODE_CSS}</style>")
+    (tmp / "style.html").write_text(f"<style>{theme_rules()}\n{QUARTO_CODE_CSS}\n{css}</style>")
     html = tmp / "deck.html"
     pypandoc.convert_text(slides_md, "revealjs", format="markdown", outputfile=str(html), extra_args=[
         "--standalone", "--mathml", "--slide-level=2", "-V", "revealjs-url=reveal.js", "-V", "theme=white",
@@ -136,6 +146,25 @@ print("loss after 30 steps:", round(f(x), 4))
 
 <div class="cell-output cell-output-stdout"><pre><code>loss after 30 steps: 0.0012</code></pre></div>
 
+## Rule and code {{#rulecode}}
+
+:::: {{.columns}}
+::: {{.column width="40%"}}
+$$
+\\begin{{aligned}} b_t &= \\mu\\, b_{{t-1}} + g_t \\\\ x_t &= x_{{t-1}} - \\eta\\, b_t \\end{{aligned}}
+$$
+:::
+::: {{.column width="60%"}}
+```{{.python .numberLines}}
+def update(g, state, x):
+    b = mu * state.b + g
+    if nesterov:
+        return -lr * (g + mu * b), MomentumState(state.t + 1, b)
+    return -lr * b, MomentumState(state.t + 1, b)
+```
+:::
+::::
+
 ## Walk-through {{#walkthrough}}
 
 <div class="sourceCode"><pre class="sourceCode python"><code class="sourceCode python has-line-highlights"><span class="highlight-line">v = mu * v + grad(x)</span>
@@ -152,6 +181,33 @@ BAD = """
 ```python
 result = some_function_with_a_long_name(first_argument, second_argument, third_argument, fourth_argument, fifth_argument, sixth)
 ```
+
+## Rule past its column {{#spilledrule}}
+
+:::: {{.columns}}
+::: {{.column width="20%"}}
+$$
+m_t = \\beta_1 m_{{t-1}} + (1 - \\beta_1)\\, g_t, \\quad v_t = \\beta_2 v_{{t-1}} + (1 - \\beta_2)\\, g_t^2
+$$
+:::
+::: {{.column width="80%"}}
+The code would lie on top of the rule's end.
+:::
+::::
+
+## Cut line {{#cutline}}
+
+:::: {{.columns}}
+::: {{.column width="40%"}}
+A short rule.
+:::
+::: {{.column width="60%"}}
+```{{.python .numberLines}}
+def update(g, state, x):
+    return -lr * (g + mu * b), MomentumState(state.t + 1, b), MomentumState(state.t + 2, b)
+```
+:::
+::::
 
 ## Raw TeX {{#rawtex}}
 
@@ -226,7 +282,7 @@ def bad_deck(tmp_path_factory):
 def test_a_clean_deck_passes_every_check(browser, good_deck):
     s = B.open_deck(browser, good_deck, good_deck.parent)
     found = B.walk(s)
-    assert found["visited"] == 6  # title slide + 5
+    assert found["visited"] == 7  # title slide + 6
     for check in B.CHECKS:
         assert found[check] == [], (check, found[check])
     assert s.console_errors == [] and s.failed_requests == [] and s.outside_requests == []
@@ -240,9 +296,13 @@ def test_a_clean_deck_passes_every_check(browser, good_deck):
 def test_each_defect_is_caught(browser, bad_deck):
     s = B.open_deck(browser, bad_deck, bad_deck.parent)
     found = B.walk(s)
-    assert found["visited"] == 13
-    assert found["overflow"] and slides_named(found["overflow"]) == {"too long", "wide code"}
-    assert any("pre hides" in p for p in found["overflow"] if "'wide code'" in p.lower()), found["overflow"]
+    assert found["visited"] == 15
+    assert slides_named(found["overflow"]) == {"too long", "wide code", "rule past its column", "cut line"}, found["overflow"]
+    on = lambda title: [p.split(": ", 1)[1] for p in found["overflow"] if f"'{title}'" in p.lower()]
+    # a code block scrolls (as Quarto styles it, the div around the pre): the end of the line is hidden
+    assert on("wide code") and all(p.startswith("div.sourceCode hides ") for p in on("wide code")), on("wide code")
+    assert on("cut line") and all(p.startswith("div.sourceCode hides ") for p in on("cut line")), on("cut line")
+    assert on("rule past its column") and all("out of its column" in p for p in on("rule past its column"))
     assert found["raw_math"] and slides_named(found["raw_math"]) == {"raw tex"}
     # the 10 px span is under 24 px and, in a paragraph, under 30 px; the 22 px paragraph only under 30
     assert slides_named(found["text_size"]) == {"small text", "small body"}
@@ -263,6 +323,20 @@ def test_each_defect_is_caught(browser, bad_deck):
     problems = B.playback(s, B.video_slides(s.page)[0], wait_ms=800)
     assert problems and "did not play" in problems[0]
     s.page.context.close()
+
+
+def test_numbered_code_padded_outside_its_width_is_caught(browser, media_html, tmp_path):
+    """The theme's numbered code as it was: 2.3em of padding added to a block 100% wide. The block
+    scrolls by the padding, so a line that fits the block (the clean deck's longest, 64 characters in
+    a column 60% wide, as on the momentum slide) loses its end."""
+    html_block, media = media_html
+    shutil.copytree(media, tmp_path / "media")
+    old_rule = ".reveal div.sourceCode pre.numberSource { padding-left: 2.3em; box-sizing: content-box; }"
+    s = B.open_deck(browser, build_deck(tmp_path, GOOD.format(video=html_block), css=old_rule), tmp_path)
+    found = B.walk(s, checks=("overflow",))
+    s.page.context.close()
+    assert slides_named(found["overflow"]) == {"rule and code"}, found["overflow"]
+    assert all(p.split(": ", 1)[1].startswith("div.sourceCode hides ") for p in found["overflow"]), found["overflow"]
 
 
 def test_the_a11y_script_names_the_line_anchors_of_numbered_code(browser, good_deck, media_html, tmp_path):
