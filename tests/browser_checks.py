@@ -87,6 +87,7 @@ OVERFLOW_JS = """(tol) => {
   const frame = document.querySelector('.reveal .slides').getBoundingClientRect();
   const W = cfg.width * scale, H = cfg.height * scale;
   const out = [];
+  const name = el => el.tagName.toLowerCase() + (el.className && typeof el.className === 'string' ? '.' + el.className.split(' ')[0] : '');
   const clipped = el => { for (let a = el.parentElement; a && a !== slide; a = a.parentElement) {
       const o = getComputedStyle(a); if (o.overflowY !== 'visible' || o.overflowX !== 'visible') return true; }
     return false; };
@@ -97,7 +98,7 @@ OVERFLOW_JS = """(tol) => {
     const r = el.getBoundingClientRect();
     if (r.width === 0 || r.height === 0) continue;
     const over = Math.max(r.bottom - (frame.top + H), r.right - (frame.left + W), frame.top - r.top, frame.left - r.left);
-    if (over > tol * scale) out.push(`${el.tagName.toLowerCase()}${el.className && typeof el.className === 'string' ? '.' + el.className.split(' ')[0] : ''} `
+    if (over > tol * scale) out.push(`${name(el)} `
         + `runs ${Math.round(over / scale)}px past the slide: "${(el.innerText || '').trim().slice(0, 50)}"`);
   }
   // a box that clips what overflows it across (a code block scrolls: its pre, its code or the div
@@ -120,7 +121,7 @@ OVERFLOW_JS = """(tol) => {
   for (const el of slide.querySelectorAll('*')) {
     if (el.closest('aside.notes, .speaker-notes')) continue;
     const hidden = hides(el);
-    if (hidden > tol) out.push(`${el.tagName.toLowerCase()}${el.className && typeof el.className === 'string' ? '.' + el.className.split(' ')[0] : ''} `
+    if (hidden > tol) out.push(`${name(el)} `
         + `hides ${Math.round(hidden)}px of its widest line: "${(el.innerText || '').trim().slice(0, 50)}"`);
   }
   // a column's content reaching into the next column (display math wider than its column lies under the
@@ -158,7 +159,8 @@ VISIBLE_TEXT_JS = """() => {
 
 
 def overflow(page, tol: float = 2.0) -> list[str]:
-    """Elements of the current slide that extend beyond the slide's box."""
+    """What the current slide does not show whole: elements that extend beyond the slide's box, text a
+    scrolling box (a code block) hides past its right edge, content that reaches out of its column."""
     return page.evaluate(OVERFLOW_JS, tol)
 
 

@@ -345,8 +345,8 @@ def test_the_a11y_script_names_the_line_anchors_of_numbered_code(browser, good_d
     shutil.copytree(media, tmp_path / "media")
     bare = build_deck(tmp_path, GOOD.format(video=html_block), a11y=False)
     found = B.check_deck(browser, bare, tmp_path, checks=["axe"])
-    assert found["axe"] and all(p.split(": ", 1)[1].startswith("link-name (serious): a[href$=\"#cb1-") for p in found["axe"])
-    assert slides_named(found["axe"]) == {"code"}
+    assert found["axe"] and all(p.split(": ", 1)[1].startswith("link-name (serious): a[href$=\"#cb") for p in found["axe"])
+    assert slides_named(found["axe"]) == {"code", "rule and code"}
 
 
 def test_a_video_whose_load_was_put_aside_still_plays_on_entering_its_slide(browser, good_deck, media_html, tmp_path):
@@ -505,8 +505,8 @@ def test_pdf_has_one_page_per_slide_and_the_stills(browser, good_deck, tmp_path)
     # readable by others, as any output under umask 022 (the temporary file's 0600 used to survive the rename)
     assert [oct(p.stat().st_mode & 0o777) for p in written] == ["0o644", "0o644"]
     pages, text = B.pdf_pages_and_text(tmp_path / "deck.pdf")
-    assert pages == 6
-    for title in ("Test deck", "Plain text", "Math", "Animation", "Code"):
+    assert pages == 7
+    for title in ("Test deck", "Plain text", "Math", "Animation", "Code", "Rule and code"):
         assert title.lower() in text.lower()  # the white theme upper-cases headings
     from pypdf import PdfReader
 
