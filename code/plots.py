@@ -575,7 +575,9 @@ def _draw_animation(spec: dict, n_steps: int, every: int):
     return fig, update
 
 
-_HALO = [matplotlib.patheffects.withStroke(linewidth=4, foreground="white")]
+# A label that lies on lines (contours, other curves) is drawn on a white halo, which keeps it readable
+# (present.check_figure_text_on_lines asks for it).
+HALO = [matplotlib.patheffects.withStroke(linewidth=4, foreground="white")]
 
 
 def _start_labels(ax, tracks, colors, bounds):
@@ -601,7 +603,7 @@ def _start_labels(ax, tracks, colors, bounds):
             text = ax.annotate(tr.label or style(tr.name)["label"], start, xytext=(0, sign * (12 + 1.5 * TEXT_MIN_PT * k)),
                                textcoords="offset points", ha="left" if right else "right",
                                va="bottom" if up else "top", color=color, fontsize=TEXT_MIN_PT,
-                               zorder=10, path_effects=_HALO, annotation_clip=False)
+                               zorder=10, path_effects=HALO, annotation_clip=False)
             texts.append(text)
     return texts
 
@@ -771,7 +773,7 @@ def label_apart(ax, items, offset: float = 8):
     boxes, texts = [], []
     for i, (_, text, color) in enumerate(items):
         t = ax.annotate(text, (0, 0), color=color, zorder=9, annotation_clip=False,
-                        path_effects=_HALO)
+                        path_effects=HALO)
         ext = t.get_window_extent(renderer)
         w, h = ext.width, ext.height
         anchors = screen[i][:: max(1, len(screen[i]) // 150)]

@@ -268,14 +268,71 @@ def check_figure_overlaps(fig, name: str, drawn: bool = False):
         raise ValueError(f"{name}: {len(pairs)} pair(s) of texts cover each other: {listed}")
 
 
+def _on_halo(text) -> bool:
+    """Whether ``text`` is drawn on a halo (a stroke path effect, ``plots.HALO``) or an opaque box."""
+    from matplotlib.patheffects import Stroke
+
+    box = text.get_bbox_patch()
+    return any(isinstance(e, Stroke) for e in text.get_path_effects() or ()) or \
+        (box is not None and box.get_visible() and box.get_facecolor()[3] >= 0.5)
+
+
+def text_on_lines(fig, drawn: bool = False) -> list[tuple[str, str]]:
+    """``(text, line)`` pairs of a drawn ``fig`` where a line or its markers run through a label inside
+    an axes (not a title, axis label, tick label or legend entry) that has neither a halo nor a box: a
+    line through the letters makes them hard to read. The label's box is taken without its outer fifth
+    across and third up (the empty room around the letters); a line clipped to the axes counts only
+    inside them; lines the frames draw (animated) are not there yet. Draws the figure first unless
+    ``drawn``."""
+    from matplotlib.transforms import Bbox
+
+    if not drawn:
+        fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    found = []
+    for t, group in _shown_texts(fig):
+        ax = t.axes
+        if group is not None or ax is None or _on_halo(t):
+            continue
+        legend = ax.get_legend()
+        if t in (ax.title, ax._left_title, ax._right_title, ax.xaxis.label, ax.yaxis.label) or \
+                (legend is not None and t in legend.get_texts()):
+            continue
+        e = t.get_window_extent(renderer)
+        box = Bbox.from_extents(e.x0 + 0.1 * e.width, e.y0 + 0.17 * e.height, e.x1 - 0.1 * e.width, e.y1 - 0.17 * e.height)
+        for line in ax.get_lines():
+            if not (line.get_visible() and _drawn(line)) or line.get_animated():
+                continue
+            area = Bbox.intersection(box, ax.get_window_extent(renderer)) if line.get_clip_on() else box
+            if area is None:
+                continue
+            transform = line.get_transform()
+            drawn_line = line.get_linestyle() not in ("None", "none", "", " ") and line.get_linewidth() > 0
+            if drawn_line and transform.transform_path(line.get_path()).intersects_bbox(area, filled=False):
+                found.append((t.get_text(), line.get_label()))
+            elif line.get_marker() not in (None, "None", "none", "", " ") and \
+                    area.count_contains(transform.transform(line.get_xydata())) > 0:
+                found.append((t.get_text(), line.get_label()))
+    return found
+
+
+def check_figure_text_on_lines(fig, name: str, drawn: bool = False):
+    """``ValueError`` when lines run through labels that have no halo (``text_on_lines``)."""
+    pairs = text_on_lines(fig, drawn)
+    if pairs:
+        listed = "; ".join(f"{line[:30]!r} through {text[:30]!r}" for text, line in pairs[:5])
+        raise ValueError(f"{name}: {len(pairs)} line(s) run through labels without a halo (plots.HALO): {listed}")
+
+
 def check_figure(fig, width: str, name: str, drawn: bool = False):
     """The checks every figure and animation of the deck passes before it is written: its text readable
-    at ``width`` (``check_figure_text``), no text on another (``check_figure_overlaps``), its series'
-    colours few and distinguishable for everyone (``plots.check_figure_colours``), no legend that labels
-    on the data should replace (``plots.check_figure_legends``). Draws the figure (its layout too) unless
-    ``drawn``."""
+    at ``width`` (``check_figure_text``), no text on another (``check_figure_overlaps``), no line through
+    a label without a halo (``check_figure_text_on_lines``), its series' colours few and distinguishable
+    for everyone (``plots.check_figure_colours``), no legend that labels on the data should replace
+    (``plots.check_figure_legends``). Draws the figure (its layout too) unless ``drawn``."""
     check_figure_text(fig, width, name, drawn)
     check_figure_overlaps(fig, name, drawn=True)
+    check_figure_text_on_lines(fig, name, drawn=True)
     P.check_figure_colours(fig, name)
     P.check_figure_legends(fig, name)
 
@@ -383,7 +440,8 @@ def _video_code_key() -> str:
     this module's checks and encoding, the encoder's settings and the versions of the libraries and of
     the ffmpeg binary. Computed once per process (the code does not change while the deck runs)."""
     own = [video, _build_video, _frame_size, _encode_video, save_png, check_figure, check_figure_text,
-           figure_text_px, check_figure_overlaps, text_overlaps, _shown_texts, _drawn, _share, _video_html, _css_width]
+           figure_text_px, check_figure_overlaps, text_overlaps, _shown_texts, _drawn, _share, _video_html, _css_width,
+           check_figure_text_on_lines, text_on_lines, _on_halo]
     return C.digest("video", C.file_digest(Path(P.__file__), P.FONTS), [inspect.getsource(f) for f in own],
                     ENCODER, PNG_METADATA, SCREEN_WIDTH_PX, MIN_FIGURE_TEXT_PX, SLIDE_WIDTH_PX,
                     C.versions("matplotlib", "numpy", "imageio-ffmpeg", "colorspacious"),

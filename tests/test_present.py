@@ -309,3 +309,27 @@ def test_the_overlap_check_finds_a_label_on_a_title_and_nothing_in_a_clean_figur
     with pytest.raises(ValueError, match="cover each other"):  # every figure and video passes it
         S.check_figure(fig, "100%", "defect")
     plt.close(fig)
+
+
+def test_the_line_check_finds_a_line_or_its_markers_through_a_bare_label_and_passes_one_on_a_halo():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.plot([0, 10], [0, 10], label="rising")
+    ax.plot([0, 10], [9, 9], "o", ls="none", label="dots")
+    ax.set(title="a title", xlabel="x", ylabel="y", xlim=(0, 10), ylim=(0, 10))
+    ax.text(6.5, 3, "apart from both")  # no line near it
+    ax.text(9, 9.8, "above the dots", va="bottom")  # the markers pass below its letters
+    ax.text(5, 5, "on a halo", ha="center", va="center", path_effects=P.HALO)
+    ax.text(5, 2, "in a box", ha="center", va="center", bbox=dict(fc="white", ec="none"))
+    ax.text(1.02, 0.5, "beside the axes", transform=ax.transAxes)  # where the clipped line is not drawn
+    S.check_figure_text_on_lines(fig, "clean")
+    bare = ax.text(5, 5.5, "on the line", ha="center", va="center")
+    with pytest.raises(ValueError, match="'rising' through 'on the line'"):
+        S.check_figure_text_on_lines(fig, "defect")
+    bare.remove()
+    ax.text(5, 9, "on the dots", ha="center", va="center")  # the marker at x = 5 is not a line's point:
+    ax.plot([5], [9], "s", label="a dot")  # a marker inside its box counts
+    with pytest.raises(ValueError, match="'a dot' through 'on the dots'"):
+        S.check_figure(fig, "100%", "defect")  # every figure and video passes it
+    plt.close(fig)
