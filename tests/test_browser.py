@@ -106,13 +106,15 @@ def media_html(tmp_path_factory):
     out = tmp_path_factory.mktemp("media")
     old = S.MEDIA
     S.MEDIA = out / "media"
-    try:
-        f = O.SURFACES["quadratic"]
-        tr = O.run(O.demo("gd"), f, steps=40)
-        html = S.video(P.animate([P.PathPanel(f, [P.Track(tr.path, "gd")])], max_frames=41), "clip", width="60%",
-                       alt="Gradient descent on the bowl, straight to the minimum in 40 steps.")
-    finally:
-        S.MEDIA = old
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("OPTIMIZERS_CACHE_DIR", str(out / "cache"))  # not the project's build cache
+        try:
+            f = O.SURFACES["quadratic"]
+            tr = O.run(O.demo("gd"), f, steps=40)
+            html = S.video(P.animate([P.PathPanel(f, [P.Track(tr.path, "gd")])], max_frames=41), "clip",
+                           width="60%", alt="Gradient descent on the bowl, straight to the minimum in 40 steps.")
+        finally:
+            S.MEDIA = old
     return html, out / "media"
 
 

@@ -108,6 +108,7 @@ def test_video_writes_mp4_and_still_and_returns_raw_html(tmp_path, monkeypatch):
     import imageio_ffmpeg
 
     monkeypatch.setattr(S, "MEDIA", tmp_path)
+    monkeypatch.setenv("OPTIMIZERS_CACHE_DIR", str(tmp_path / "cache"))  # not the project's build cache
     f = O.SURFACES["valley"]
     tr = O.run(O.demo("adam"), f, steps=40)
     html = S.video(P.animate([P.PathPanel(f, [P.Track(tr.path, "adam")])], max_frames=41), "unit",
