@@ -164,10 +164,26 @@ def overflow(page, tol: float = 2.0) -> list[str]:
     return page.evaluate(OVERFLOW_JS, tol)
 
 
+# Punctuation right after inline math that the browser put at the start of the next line, alone.
+LONE_PUNCTUATION_JS = r"""() => {
+  const out = [];
+  for (const m of Reveal.getCurrentSlide().querySelectorAll('math:not([display="block"])')) {
+    const t = m.nextSibling;
+    if (m.closest('aside.notes, .speaker-notes') || !t || t.nodeType !== 3 || !/^[.,;:!?)\]]/.test(t.textContent)) continue;
+    const r = document.createRange(); r.setStart(t, 0); r.setEnd(t, 1);
+    const mark = r.getBoundingClientRect(), box = m.getBoundingClientRect();
+    if (mark.left < box.right - 1 && mark.top > box.top + box.height / 2)
+      out.push(`"${t.textContent[0]}" begins a line, cut from the math "${m.textContent.trim().slice(0, 30)}"`);
+  }
+  return out;
+}"""
+
+
 def raw_math(page) -> list[str]:
-    """TeX left visible on the current slide instead of typeset math."""
+    """Math not typeset as it should be on the current slide: TeX left visible, or the punctuation after
+    inline math cut from it, alone at the start of a line (slides/includes/math-punctuation.lua)."""
     text, _ = page.evaluate(VISIBLE_TEXT_JS)
-    return [m.group(0) for m in RAW_TEX.finditer(text)]
+    return [m.group(0) for m in RAW_TEX.finditer(text)] + page.evaluate(LONE_PUNCTUATION_JS)
 
 
 # ------------------------------------------------------------------------------------------------

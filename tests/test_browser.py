@@ -28,6 +28,7 @@ import export_pdf as E  # noqa: E402
 NODE_MODULES = ROOT / "tests" / "browser" / "node_modules"
 REVEAL = NODE_MODULES / "reveal.js"
 A11Y = ROOT / "slides" / "includes" / "a11y.html"
+MATH_PUNCTUATION = ROOT / "slides" / "includes" / "math-punctuation.lua"  # the decks' filter (slides/_metadata.yml)
 # Quarto's layout CSS (its revealjs theme and line-highlight plugin, 1.8): columns as inline blocks that
 # clip nothing, code blocks as wide as their column that scroll,
 # numbered code lines shifted left into the room of their numbers, and the lines a code walk-through is
@@ -78,10 +79,11 @@ def theme_rules() -> str:
     return "\n".join(line for line in rules.splitlines() if not line.lstrip().startswith("//"))
 
 
-def build_deck(tmp: Path, slides_md: str, a11y: bool = True, css: str = "") -> Path:
+def build_deck(tmp: Path, slides_md: str, a11y: bool = True, css: str = "", lua: bool = True) -> Path:
     """Write a reveal.js deck from Markdown slides with pandoc; return the HTML path. Like the real deck
-    it gets the theme's rules and (``a11y``) the deck's accessibility script, slides/includes/a11y.html;
-    ``css`` comes after the theme's rules."""
+    it gets the theme's rules, (``a11y``) the deck's accessibility script, slides/includes/a11y.html, and
+    (``lua``) its filter that keeps punctuation on the line of the math before it; ``css`` comes after
+    the theme's rules."""
     pypandoc = pytest.importorskip("pypandoc", reason="pypandoc-binary is not installed")
     shutil.copytree(reveal_js(), tmp / "reveal.js", dirs_exist_ok=True)
     (tmp / "style.html").write_text(f"<style>{theme_rules()}\n{QUARTO_CODE_CSS}\n{css}</style>")
@@ -89,7 +91,8 @@ def build_deck(tmp: Path, slides_md: str, a11y: bool = True, css: str = "") -> P
     pypandoc.convert_text(slides_md, "revealjs", format="markdown", outputfile=str(html), extra_args=[
         "--standalone", "--mathml", "--slide-level=2", "-V", "revealjs-url=reveal.js", "-V", "theme=white",
         "-V", "width=1600", "-V", "height=900", "--include-in-header", str(tmp / "style.html"),
-        "--metadata", "title=Test deck", *(["--include-after-body", str(A11Y)] if a11y else [])])
+        "--metadata", "title=Test deck", *(["--include-after-body", str(A11Y)] if a11y else []),
+        *(["--lua-filter", str(MATH_PUNCTUATION)] if lua else [])])
     return html
 
 
@@ -147,6 +150,12 @@ print("loss after 30 steps:", round(f(x), 4))
 ```
 
 <div class="cell-output cell-output-stdout"><pre><code>loss after 30 steps: 0.0012</code></pre></div>
+
+## Math and a period {{#mathperiod}}
+
+::: {{style="width: min-content; overflow-wrap: anywhere"}}
+The $\\eta$.
+:::
 
 ## Rule and code {{#rulecode}}
 
@@ -284,7 +293,7 @@ def bad_deck(tmp_path_factory):
 def test_a_clean_deck_passes_every_check(browser, good_deck):
     s = B.open_deck(browser, good_deck, good_deck.parent)
     found = B.walk(s)
-    assert found["visited"] == 7  # title slide + 6
+    assert found["visited"] == 8  # title slide + 7
     for check in B.CHECKS:
         assert found[check] == [], (check, found[check])
     assert s.console_errors == [] and s.failed_requests == [] and s.outside_requests == []
@@ -325,6 +334,18 @@ def test_each_defect_is_caught(browser, bad_deck):
     problems = B.playback(s, B.video_slides(s.page)[0], wait_ms=800)
     assert problems and "did not play" in problems[0]
     s.page.context.close()
+
+
+def test_without_the_filter_the_period_after_math_is_caught_alone_on_a_line(browser, media_html, tmp_path):
+    """Without slides/includes/math-punctuation.lua the browser may break between inline math and the
+    period after it: in the clean deck's column that breaks wherever it may (``overflow-wrap: anywhere``,
+    as narrow as it can be) the period starts a line of its own; with the filter it stays."""
+    html_block, media = media_html
+    shutil.copytree(media, tmp_path / "media")
+    bare = build_deck(tmp_path, GOOD.format(video=html_block), lua=False)
+    found = B.check_deck(browser, bare, tmp_path, checks=["raw_math"])
+    assert slides_named(found["raw_math"]) == {"math and a period"}, found["raw_math"]
+    assert all('"." begins a line, cut from the math' in p for p in found["raw_math"]), found["raw_math"]
 
 
 def test_numbered_code_padded_outside_its_width_is_caught(browser, media_html, tmp_path):
@@ -507,8 +528,8 @@ def test_pdf_has_one_page_per_slide_and_the_stills(browser, good_deck, tmp_path)
     # readable by others, as any output under umask 022 (the temporary file's 0600 used to survive the rename)
     assert [oct(p.stat().st_mode & 0o777) for p in written] == ["0o644", "0o644"]
     pages, text = B.pdf_pages_and_text(tmp_path / "deck.pdf")
-    assert pages == 7
-    for title in ("Test deck", "Plain text", "Math", "Animation", "Code", "Rule and code"):
+    assert pages == 8
+    for title in ("Test deck", "Plain text", "Math", "Animation", "Code", "Math and a period", "Rule and code"):
         assert title.lower() in text.lower()  # the white theme upper-cases headings
     from pypdf import PdfReader
 
