@@ -278,17 +278,26 @@ def _on_halo(text) -> bool:
 
 
 def text_on_lines(fig, drawn: bool = False) -> list[tuple[str, str]]:
-    """``(text, line)`` pairs of a drawn ``fig`` where a line or its markers run through a label inside
-    an axes (not a title, axis label, tick label or legend entry) that has neither a halo nor a box: a
-    line through the letters makes them hard to read. The label's box is taken without its outer fifth
-    across and third up (the empty room around the letters); a line clipped to the axes counts only
-    inside them; lines the frames draw (animated) are not there yet. Draws the figure first unless
-    ``drawn``."""
+    """``(text, line)`` pairs of a drawn ``fig`` where a line, its markers or a scatter's dots run through
+    a label inside an axes (not a title, axis label, tick label or legend entry) that has neither a halo
+    nor a box: a line through the letters makes them hard to read. The label's box is taken without its
+    outer fifth across and third up (the empty room around the letters); a marker or dot counts when its
+    disc reaches into that box; a line clipped to the axes counts only inside them; lines the frames draw
+    (animated) are not there yet. Draws the figure first unless ``drawn``."""
+    from matplotlib.collections import PathCollection
     from matplotlib.transforms import Bbox
 
     if not drawn:
         fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
+    px_per_pt = fig.dpi / 72
+
+    def reaches(area, points, radius_px) -> bool:  # a disc of radius_px around any point meets area
+        points = np.asarray(points, dtype=float).reshape(-1, 2)
+        dx = np.maximum(0, np.maximum(area.x0 - points[:, 0], points[:, 0] - area.x1))
+        dy = np.maximum(0, np.maximum(area.y0 - points[:, 1], points[:, 1] - area.y1))
+        return bool(np.any(np.hypot(dx, dy) < np.resize(np.atleast_1d(radius_px), len(points))))  # sizes cycle
+
     found = []
     for t, group in _shown_texts(fig):
         ax = t.axes
@@ -311,8 +320,16 @@ def text_on_lines(fig, drawn: bool = False) -> list[tuple[str, str]]:
             if drawn_line and transform.transform_path(line.get_path()).intersects_bbox(area, filled=False):
                 found.append((t.get_text(), line.get_label()))
             elif line.get_marker() not in (None, "None", "none", "", " ") and \
-                    area.count_contains(transform.transform(line.get_xydata())) > 0:
+                    reaches(area, transform.transform(line.get_xydata()), line.get_markersize() / 2 * px_per_pt):
                 found.append((t.get_text(), line.get_label()))
+        for dots in ax.collections:  # a scatter's dots (not contours, not arrows)
+            if type(dots) is not PathCollection or not (dots.get_visible() and _drawn(dots)) or dots.get_animated():
+                continue
+            area = Bbox.intersection(box, ax.get_window_extent(renderer)) if dots.get_clip_on() else box
+            offsets = dots.get_offsets()
+            if area is not None and len(offsets) and \
+                    reaches(area, dots.get_offset_transform().transform(offsets), np.sqrt(dots.get_sizes()) / 2 * px_per_pt):
+                found.append((t.get_text(), dots.get_label()))
     return found
 
 

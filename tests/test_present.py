@@ -334,3 +334,13 @@ def test_the_line_check_finds_a_line_or_its_markers_through_a_bare_label_and_pas
     with pytest.raises(ValueError, match="'a dot' through 'on the dots'"):
         S.check_figure(fig, "100%", "defect")  # every figure and video passes it
     plt.close(fig)
+    # a scatter's dots, by the size they are drawn at: their centres below the letters, their discs not
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.set(xlim=(0, 10), ylim=(0, 10))
+    ax.scatter([2, 4, 6], [5, 5, 5], s=20, label="small dots")
+    ax.text(4, 5.6, "over small dots", ha="center", va="bottom")
+    S.check_figure_text_on_lines(fig, "clean")
+    ax.scatter([4], [5], s=2000, label="a big dot")
+    with pytest.raises(ValueError, match="'a big dot' through 'over small dots'"):
+        S.check_figure_text_on_lines(fig, "defect")
+    plt.close(fig)
