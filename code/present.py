@@ -309,11 +309,11 @@ def text_on_lines(fig, drawn: bool = False) -> list[tuple[str, str]]:
             continue
         e = t.get_window_extent(renderer)
         box = Bbox.from_extents(e.x0 + 0.1 * e.width, e.y0 + 0.17 * e.height, e.x1 - 0.1 * e.width, e.y1 - 0.17 * e.height)
+        frame = ax.get_window_extent(renderer)
+        shown = lambda a: a.get_visible() and _drawn(a) and not a.get_animated()
         for line in ax.get_lines():
-            if not (line.get_visible() and _drawn(line)) or line.get_animated():
-                continue
-            area = Bbox.intersection(box, ax.get_window_extent(renderer)) if line.get_clip_on() else box
-            if area is None:
+            area = Bbox.intersection(box, frame) if line.get_clip_on() else box  # where the line is drawn
+            if not shown(line) or area is None:
                 continue
             transform = line.get_transform()
             drawn_line = line.get_linestyle() not in ("None", "none", "", " ") and line.get_linewidth() > 0
@@ -323,11 +323,9 @@ def text_on_lines(fig, drawn: bool = False) -> list[tuple[str, str]]:
                     reaches(area, transform.transform(line.get_xydata()), line.get_markersize() / 2 * px_per_pt):
                 found.append((t.get_text(), line.get_label()))
         for dots in ax.collections:  # a scatter's dots (not contours, not arrows)
-            if type(dots) is not PathCollection or not (dots.get_visible() and _drawn(dots)) or dots.get_animated():
-                continue
-            area = Bbox.intersection(box, ax.get_window_extent(renderer)) if dots.get_clip_on() else box
+            area = Bbox.intersection(box, frame) if dots.get_clip_on() else box
             offsets = dots.get_offsets()
-            if area is not None and len(offsets) and \
+            if type(dots) is PathCollection and shown(dots) and area is not None and len(offsets) and \
                     reaches(area, dots.get_offset_transform().transform(offsets), np.sqrt(dots.get_sizes()) / 2 * px_per_pt):
                 found.append((t.get_text(), dots.get_label()))
     return found
