@@ -298,6 +298,27 @@ def text_on_lines(fig, drawn: bool = False) -> list[tuple[str, str]]:
         dy = np.maximum(0, np.maximum(area.y0 - points[:, 1], points[:, 1] - area.y1))
         return bool(np.any(np.hypot(dx, dy) < np.resize(np.atleast_1d(radius_px), len(points))))  # sizes cycle
 
+    shown = lambda a: a.get_visible() and _drawn(a) and not a.get_animated()
+    geometry = {}  # per axes, once: (label, clipped, path, points, radius in px) of each line and scatter shown
+
+    def drawn_in(ax):
+        if ax not in geometry:
+            geometry[ax] = []
+            for line in filter(shown, ax.get_lines()):
+                transform = line.get_transform()
+                drawn_line = line.get_linestyle() not in ("None", "none", "", " ") and line.get_linewidth() > 0
+                marked = line.get_marker() not in (None, "None", "none", "", " ")
+                geometry[ax].append((line.get_label(), line.get_clip_on(),
+                                     transform.transform_path(line.get_path()) if drawn_line else None,
+                                     transform.transform(line.get_xydata()) if marked else None,
+                                     line.get_markersize() / 2 * px_per_pt))
+            for dots in ax.collections:  # a scatter's dots (not contours, not arrows)
+                if type(dots) is PathCollection and shown(dots) and len(dots.get_offsets()):
+                    geometry[ax].append((dots.get_label(), dots.get_clip_on(), None,
+                                         dots.get_offset_transform().transform(dots.get_offsets()),
+                                         np.sqrt(dots.get_sizes()) / 2 * px_per_pt))
+        return geometry[ax]
+
     found = []
     for t, group in _shown_texts(fig):
         ax = t.axes
@@ -310,24 +331,11 @@ def text_on_lines(fig, drawn: bool = False) -> list[tuple[str, str]]:
         e = t.get_window_extent(renderer)
         box = Bbox.from_extents(e.x0 + 0.1 * e.width, e.y0 + 0.17 * e.height, e.x1 - 0.1 * e.width, e.y1 - 0.17 * e.height)
         frame = ax.get_window_extent(renderer)
-        shown = lambda a: a.get_visible() and _drawn(a) and not a.get_animated()
-        for line in ax.get_lines():
-            area = Bbox.intersection(box, frame) if line.get_clip_on() else box  # where the line is drawn
-            if not shown(line) or area is None:
-                continue
-            transform = line.get_transform()
-            drawn_line = line.get_linestyle() not in ("None", "none", "", " ") and line.get_linewidth() > 0
-            if drawn_line and transform.transform_path(line.get_path()).intersects_bbox(area, filled=False):
-                found.append((t.get_text(), line.get_label()))
-            elif line.get_marker() not in (None, "None", "none", "", " ") and \
-                    reaches(area, transform.transform(line.get_xydata()), line.get_markersize() / 2 * px_per_pt):
-                found.append((t.get_text(), line.get_label()))
-        for dots in ax.collections:  # a scatter's dots (not contours, not arrows)
-            area = Bbox.intersection(box, frame) if dots.get_clip_on() else box
-            offsets = dots.get_offsets()
-            if type(dots) is PathCollection and shown(dots) and area is not None and len(offsets) and \
-                    reaches(area, dots.get_offset_transform().transform(offsets), np.sqrt(dots.get_sizes()) / 2 * px_per_pt):
-                found.append((t.get_text(), dots.get_label()))
+        for label, clipped, path, points, radius in drawn_in(ax):
+            area = Bbox.intersection(box, frame) if clipped else box  # where the artist is drawn
+            if area is not None and ((path is not None and path.intersects_bbox(area, filled=False)) or
+                                     (points is not None and reaches(area, points, radius))):
+                found.append((t.get_text(), label))
     return found
 
 
