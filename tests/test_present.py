@@ -318,12 +318,13 @@ def test_the_line_check_finds_a_line_or_its_markers_through_a_bare_label_and_pas
     fig, ax = plt.subplots(figsize=(8, 4))
     ax.plot([0, 10], [0, 10], label="rising")
     ax.plot([0, 10], [9, 9], "o", ls="none", label="dots")
+    ax.plot([0, 14], [5, 5], label="level")  # it runs on past the axes' right edge, where it is clipped
     ax.set(title="a title", xlabel="x", ylabel="y", xlim=(0, 10), ylim=(0, 10))
     ax.text(6.5, 3, "apart from both")  # no line near it
     ax.text(9, 9.8, "above the dots", va="bottom")  # the markers pass below its letters
     ax.text(5, 5, "on a halo", ha="center", va="center", path_effects=P.HALO)
     ax.text(5, 2, "in a box", ha="center", va="center", bbox=dict(fc="white", ec="none"))
-    ax.text(1.02, 0.5, "beside the axes", transform=ax.transAxes)  # where the clipped line is not drawn
+    ax.text(1.02, 0.5, "beside the axes", transform=ax.transAxes, va="center")  # where "level" is not drawn
     S.check_figure_text_on_lines(fig, "clean")
     bare = ax.text(5, 5.5, "on the line", ha="center", va="center")
     with pytest.raises(ValueError, match="'rising' through 'on the line'"):
