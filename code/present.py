@@ -23,6 +23,7 @@ import textwrap
 from pathlib import Path
 
 import imageio_ffmpeg
+import matplotlib.mathtext
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -361,6 +362,16 @@ def check_figure(fig, width: str, name: str, drawn: bool = False):
 
 
 BACKGROUND_ENV = "OPTIMIZERS_BACKGROUND_VIDEOS"  # "1" (Quarto renders, _environment): build media in parallel
+
+# A figure or video built in the background is drawn in a forked copy of the kernel. An FT2Font must not
+# cross a fork: it reads its font file through a descriptor, and the file offset is shared with the parent
+# and every other child. matplotlib empties its own font cache in a forked child, but not mathtext's parse
+# cache, whose results hold the fonts their glyphs come from: a child that drew a formula the kernel had
+# already laid out read those glyphs through the shared offset, and a glyph load could fail
+# ("FT_Load_Glyph ... invalid outline", seen once in a run of the deck). The child empties that cache too,
+# so its formulas are parsed again with fonts of its own.
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=matplotlib.mathtext.MathTextParser._parse_cached.cache_clear)
 
 
 def _in_background() -> bool:

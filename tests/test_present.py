@@ -121,6 +121,37 @@ def test_video_writes_mp4_and_still_and_returns_raw_html(tmp_path, monkeypatch):
     assert '<source src="media/unit.mp4" type="video/mp4">' in html
     assert 'alt="Adam in the valley, &quot;quoted&quot;"' in html
 
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="background builds fork; this platform does not")
+def test_a_forked_build_draws_math_with_fonts_of_its_own():
+    # The kernel lays out a formula (a label spread apart, a check), then forks a build that draws it. The
+    # fonts of the kernel's parse read their files through descriptors whose offsets the kernel and every
+    # child share, so the child must parse the formula again with fonts of its own (present's at-fork hook).
+    import os
+
+    import matplotlib.pyplot as plt
+    from matplotlib.font_manager import FontProperties
+
+    fig = plt.figure()
+    parser = fig.canvas.get_renderer().mathtext_parser
+    prop = FontProperties(size=20)
+    kernel_fonts = {id(glyph[0]) for glyph in parser.parse(r"$\eta\,10^{-6}$", 100, prop).glyphs}
+    plt.close(fig)
+    assert kernel_fonts
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report whether its glyphs come from the kernel's fonts
+        try:
+            shared = any(id(glyph[0]) in kernel_fonts for glyph in parser.parse(r"$\eta\,10^{-6}$", 100, prop).glyphs)
+            os.write(write, b"shared" if shared else b"own")
+        finally:
+            os._exit(0)
+    os.close(write)
+    answer = os.read(read, 16)
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert answer == b"own"
+
+
 
 def test_figures_script_makes_its_images(tmp_path):
     import subprocess
