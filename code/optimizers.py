@@ -843,6 +843,11 @@ OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
     "adamw": adamw,
 }
 
+# PyTorch's defaults where this module's differ; every other default is torch.optim's (test_optimizers
+# compares them with torch's signatures). torch.optim.SGD's momentum is 0, which turns momentum off: here
+# it is the 0.9 that nearly everyone sets.
+PYTORCH_DEFAULTS: dict[str, dict[str, float]] = {"momentum": {"momentum": 0.0}, "nesterov": {"momentum": 0.0}}
+
 # Hyperparameters for the 2-D demos. Only the learning rate moves away from PyTorch's defaults (the
 # defaults suit networks with millions of weights and take thousands of steps here); AdaDelta has no
 # real learning rate, and its eps, which sets its first steps, is raised instead.

@@ -415,3 +415,31 @@ def test_record_state_of_a_scheduled_run_stacks_the_wrapped_state():
     buf = runs.states.inner.b
     d = runs.diverged_at[1]
     assert buf.shape == (2, 41, 2) and np.all(buf[1, d:] == buf[1, d - 1]) and np.isfinite(buf).all()
+
+
+
+def test_defaults_are_pytorchs_except_where_listed():
+    # The cheat-sheet prints each factory's defaults as PyTorch's, noting O.PYTORCH_DEFAULTS where they differ.
+    import inspect
+
+    torch = pytest.importorskip("torch", reason="torch is not installed: no torch.optim signatures to compare with")
+    import torch_reference as T
+
+    def numbers(fn):  # the numeric defaults, Adam's betas split into (betas, 0) and (betas, 1) as ours are
+        out = {}
+        for k, p in inspect.signature(fn).parameters.items():
+            if k == "betas":
+                out |= {("betas", 0): p.default[0], ("betas", 1): p.default[1]}
+            elif isinstance(p.default, (int, float)) and not isinstance(p.default, bool):
+                out[{"beta1": ("betas", 0), "beta2": ("betas", 1)}.get(k, k)] = p.default
+        return out
+
+    for name, fn in O.OPTIMIZERS.items():
+        ours, theirs = numbers(fn), numbers(getattr(torch.optim, T.CASES[name][2]))
+        differs = O.PYTORCH_DEFAULTS.get(name, {})
+        assert set(differs) <= set(ours), f"{name}: PYTORCH_DEFAULTS names {set(differs) - set(ours)}, not ours"
+        for k, v in ours.items():
+            assert k in theirs and theirs[k] == differs.get(k, v), \
+                f"{name}: {k} is {v} here and {theirs.get(k)} in PyTorch, PYTORCH_DEFAULTS says {differs.get(k)}"
+        for k, v in differs.items():
+            assert ours[k] != v, f"{name}: {k} is PyTorch's {v} here too; PYTORCH_DEFAULTS should not list it"
