@@ -417,7 +417,6 @@ def test_record_state_of_a_scheduled_run_stacks_the_wrapped_state():
     assert buf.shape == (2, 41, 2) and np.all(buf[1, d:] == buf[1, d - 1]) and np.isfinite(buf).all()
 
 
-
 def test_defaults_are_pytorchs_except_where_listed():
     # The cheat-sheet prints each factory's defaults as PyTorch's, noting O.PYTORCH_DEFAULTS where they differ.
     import inspect

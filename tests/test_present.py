@@ -3,6 +3,7 @@ import ast
 from pathlib import Path
 import functools
 import inspect
+import os
 import re
 
 import matplotlib
@@ -121,20 +122,20 @@ def test_video_writes_mp4_and_still_and_returns_raw_html(tmp_path, monkeypatch):
     assert '<source src="media/unit.mp4" type="video/mp4">' in html
     assert 'alt="Adam in the valley, &quot;quoted&quot;"' in html
 
-@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="background builds fork; this platform does not")
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="background builds fork; this platform does not")
 def test_a_forked_build_draws_math_with_fonts_of_its_own():
     # The kernel lays out a formula (a label spread apart, a check), then forks a build that draws it. The
     # fonts of the kernel's parse read their files through descriptors whose offsets the kernel and every
     # child share, so the child must parse the formula again with fonts of its own (present's at-fork hook).
-    import os
-
     import matplotlib.pyplot as plt
     from matplotlib.font_manager import FontProperties
 
     fig = plt.figure()
     parser = fig.canvas.get_renderer().mathtext_parser
     prop = FontProperties(size=20)
-    kernel_fonts = {id(glyph[0]) for glyph in parser.parse(r"$\eta\,10^{-6}$", 100, prop).glyphs}
+    kernel = parser.parse(r"$\eta\,10^{-6}$", 100, prop)  # kept alive, so no later object takes its fonts' ids
+    kernel_fonts = {id(glyph[0]) for glyph in kernel.glyphs}
     plt.close(fig)
     assert kernel_fonts
     read, write = os.pipe()
@@ -150,7 +151,6 @@ def test_a_forked_build_draws_math_with_fonts_of_its_own():
     os.close(read)
     os.waitpid(pid, 0)
     assert answer == b"own"
-
 
 
 def test_figures_script_makes_its_images(tmp_path):
