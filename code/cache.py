@@ -587,6 +587,7 @@ def background(fn, label: str, limit: int | None = None):
     slot_r, slot_w = _slots(limit)
     report = Path(tempfile.mkstemp(prefix="job-", suffix=".txt")[1])
     sys.stdout.flush(), sys.stderr.flush()
+    parent = os.getpid()
     pid = os.fork()
     if pid == 0:  # the child: never returns, never touches the parent's streams or sockets
         import io
@@ -595,6 +596,7 @@ def background(fn, label: str, limit: int | None = None):
         code, out, slot = 1, io.StringIO(), b""
         sys.stdout = sys.stderr = out
         try:
+            _end_with(parent)
             os.nice(10)
             slot = os.read(slot_r, 1)  # waits for a run slot
             fn()
@@ -609,6 +611,21 @@ def background(fn, label: str, limit: int | None = None):
                 os._exit(code)
     _JOBS.append((pid, label, report, slot_w))
     _wait_before_cleanup()
+
+
+def _end_with(parent: int):
+    """In a job: on Linux, be killed when ``parent`` (the kernel that forked it) dies, as when a render is
+    stopped (Ctrl-C: Quarto ends the kernel), instead of building on for nobody; exit at once if it died
+    already. Elsewhere jobs run to their end."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before the line above
+        os._exit(1)
 
 
 def _wait_before_cleanup():

@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 import time
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -403,3 +404,33 @@ def test_background_returns_at_once_and_runs_at_most_limit_jobs_at_a_time_below_
     assert submitted < 0.35  # the caller went on while the first job ran and the others waited for it
     assert all(end <= next_start for (_, end, _), (next_start, _, _) in zip(runs, runs[1:]))  # one at a time
     assert {nice for *_, nice in runs} == {min(19, os.nice(0) + 10)}  # the caller's cells come first
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="jobs end with their kernel on Linux only (prctl)")
+def test_background_jobs_end_when_the_kernel_that_forked_them_dies(tmp_path):
+    # A stopped render: Quarto ends the kernel, which must not leave its jobs building on for nobody.
+    import signal
+    import subprocess
+
+    kernel = subprocess.Popen(
+        [sys.executable, "-c", "import os, signal, sys, time; sys.path.insert(0, sys.argv[1]); import cache as C; "
+         "C.background(lambda: time.sleep(60), 'sleeper'); time.sleep(0.5); print(C._JOBS[0][0], flush=True); "
+         "os.kill(os.getpid(), signal.SIGKILL)", str(Path(C.__file__).parent)],
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "OPTIMIZERS_CACHE_DIR": str(tmp_path)})
+    job = int(kernel.stdout.readline())
+    kernel.wait(10)
+
+    def running() -> bool:  # a job whose parent died is reaped by init; a zombie has ended too
+        try:
+            return (Path(f"/proc/{job}/stat").read_text().rsplit(")", 1)[1].split()[0]) != "Z"
+        except FileNotFoundError:
+            return False
+
+    try:
+        deadline = time.monotonic() + 5
+        while running() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not running(), "the job still runs after its kernel died"
+    finally:
+        if running():
+            os.kill(job, signal.SIGKILL)
