@@ -74,14 +74,56 @@ def function_source(fn) -> str:
     return "\n".join(lines).rstrip()
 
 
-def code(fn, highlight: str | None = None) -> str:
-    """A Markdown code block with the real code: an optimizer factory's ``update`` function, or any
-    other function without its docstring. ``highlight`` walks through its lines (Quarto's
-    ``code-line-numbers``, e.g. ``"2-3|4|5-6"``). An optimizer in ``TERMS`` gets its terms coloured:
-    each code line in the colour of the term of the rule it computes (``term_style``)."""
-    attrs = f' code-line-numbers="{highlight}"' if highlight else ""
+def shown_code(fn) -> str:
+    """The code ``code`` shows for ``fn``: an optimizer factory's ``update`` function, or any other
+    function without its docstring."""
     is_factory = "def update(" in inspect.getsource(_factory(fn))
-    text = update_source(fn) if is_factory else function_source(fn)
+    return update_source(fn) if is_factory else function_source(fn)
+
+
+def code_lines(fn, pattern: str) -> list[int]:
+    """The numbers (from 1, as the slide numbers them) of the lines of ``fn``'s shown code that the
+    regular expression ``pattern`` finds in, searched without their indentation. Highlights and notes
+    name lines through it, so they follow the code when it changes. ``ValueError`` when no line matches."""
+    found = [i for i, line in enumerate(shown_code(fn).splitlines(), 1) if re.search(pattern, line.strip())]
+    if not found:
+        raise ValueError(f"no line of the code shown for {_factory(fn).__name__} matches {pattern!r}")
+    return found
+
+
+def _runs(numbers: list[int]) -> list[tuple[int, int]]:
+    """Consecutive numbers as (first, last) runs: [2, 3, 5] -> [(2, 3), (5, 5)]."""
+    runs = []
+    for n in numbers:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], n)
+        else:
+            runs.append((n, n))
+    return runs
+
+
+def line_ref(fn, pattern: str) -> str:
+    """The lines ``code_lines(fn, pattern)`` in a note's words: "line 7", "lines 8 and 9", "lines 4 to 6"."""
+    numbers = code_lines(fn, pattern)
+    if len(numbers) == 1:
+        return f"line {numbers[0]}"
+    runs = _runs(numbers)
+    if len(runs) == 1 and len(numbers) > 2:
+        return f"lines {runs[0][0]} to {runs[0][1]}"
+    return "lines " + ", ".join(map(str, numbers[:-1])) + f" and {numbers[-1]}"
+
+
+def code(fn, highlight: str | list[str] | None = None) -> str:
+    """A Markdown code block with the real code (``shown_code``). ``highlight`` walks through its lines
+    (Quarto's ``code-line-numbers``): a spec such as ``"2-3|4|5-6"``, or one regular expression per step,
+    each step the lines it finds (``code_lines``), so the walk follows the code. An optimizer in ``TERMS``
+    gets its terms coloured: each code line in the colour of the term of the rule it computes
+    (``term_style``)."""
+    if highlight is not None and not isinstance(highlight, str):
+        highlight = "|".join(",".join(f"{a}-{b}" if b > a else str(a) for a, b in _runs(code_lines(fn, p)))
+                             for p in highlight)
+    attrs = f' code-line-numbers="{highlight}"' if highlight else ""
+    text = shown_code(fn)
     name = _optimizer_name(fn)
     if name not in TERMS:
         return f"\n```{{.python{attrs}}}\n{text}\n```\n"

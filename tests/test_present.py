@@ -40,6 +40,34 @@ def test_code_is_the_update_function_that_runs(name):
     assert block.strip().endswith(f"{src}\n```")
 
 
+def _walked(x):
+    y = x + 1
+    z = y * 2
+    return z
+
+
+def _walked_with_a_comment(x):
+    # a line more above the step: every number below it moves
+    y = x + 1
+    z = y * 2
+    return z
+
+
+def test_highlights_and_notes_name_lines_by_what_they_hold_and_follow_the_code():
+    for fn, spec, ref in ((_walked, "2|3-4", "lines 3 and 4"), (_walked_with_a_comment, "3|4-5", "lines 4 and 5")):
+        block = S.code(fn, highlight=[r"^y = ", r"^z = |^return"])
+        assert f'code-line-numbers="{spec}"' in block
+        assert S.line_ref(fn, r"^z = |^return") == ref
+    assert S.code_lines(_walked, r"^(y|z) = |^return") == [2, 3, 4]
+    assert S.line_ref(_walked, r"^y = ") == "line 2"
+    assert S.line_ref(_walked, r"^(y|z) = |^return") == "lines 2 to 4"
+    assert S.line_ref(_walked, r"^def |^z = ") == "lines 1 and 3"
+    assert 'code-line-numbers="1,3"' in S.code(_walked, highlight=[r"^def |^z = "])
+    assert S.code_lines(O.amsgrad, r"^v_max = ") == [7]  # the update function of a factory, as the slide shows it
+    with pytest.raises(ValueError, match="no line of the code shown for _walked matches 'w = '"):
+        S.code_lines(_walked, "w = ")
+
+
 def test_code_of_a_plain_function_drops_the_docstring():
     src = S.function_source(O.LeastSquares.batch_grad)
     assert src.startswith("def batch_grad(") and '"""' not in src and "$$" not in src
