@@ -615,8 +615,8 @@ def background(fn, label: str, limit: int | None = None):
 
 def _end_with(parent: int):
     """In a job: on Linux, be killed when ``parent`` (the kernel that forked it) dies, as when a render is
-    stopped (Ctrl-C: Quarto ends the kernel), instead of building on for nobody; exit at once if it died
-    already. Elsewhere jobs run to their end."""
+    stopped and its kernel ended, instead of building on for nobody; exit at once if it died already.
+    Elsewhere jobs run to their end."""
     if not sys.platform.startswith("linux"):
         return
     import ctypes

@@ -416,7 +416,7 @@ def test_background_jobs_end_when_the_kernel_that_forked_them_dies(tmp_path):
         [sys.executable, "-c", "import os, signal, sys, time; sys.path.insert(0, sys.argv[1]); import cache as C; "
          "C.background(lambda: time.sleep(60), 'sleeper'); time.sleep(0.5); print(C._JOBS[0][0], flush=True); "
          "os.kill(os.getpid(), signal.SIGKILL)", str(Path(C.__file__).parent)],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "OPTIMIZERS_CACHE_DIR": str(tmp_path)})
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "OPTIMIZERS_CACHE_DIR": str(tmp_path), "TMPDIR": str(tmp_path)})  # its report file too
     job = int(kernel.stdout.readline())
     kernel.wait(10)
 
