@@ -244,7 +244,7 @@ def figure_text_px(fig, width: str, drawn: bool = False) -> list[tuple[float, st
         fig.canvas.draw()
     per_pt = _share(width) * SCREEN_WIDTH_PX / (72 * fig.get_size_inches()[0])
     sizes = {(float(t.get_fontsize() * per_pt), t.get_text()) for t in fig.findobj(Text)
-             if t.get_visible() and t.get_text().strip() and _drawn(t)}
+             if t.get_text().strip() and _drawn(t)}
     return sorted(sizes)
 
 
@@ -281,7 +281,7 @@ def _shown_texts(fig) -> list[tuple[object, object]]:
                 if lo - 1e-9 * (hi - lo) <= tick.get_loc() <= hi + 1e-9 * (hi - lo):
                     shown += [(t, (ax, axis)) for t in (tick.label1, tick.label2)]
     shown += [(t, None) for t in fig.findobj(Text) if id(t) not in ticks]
-    return [(t, g) for t, g in shown if t.get_visible() and not t.get_animated() and t.get_text().strip() and _drawn(t)]
+    return [(t, g) for t, g in shown if not t.get_animated() and t.get_text().strip() and _drawn(t)]
 
 
 def text_overlaps(fig, drawn: bool = False) -> list[tuple[str, str]]:
@@ -341,7 +341,7 @@ def text_on_lines(fig, drawn: bool = False) -> list[tuple[str, str]]:
         dy = np.maximum(0, np.maximum(area.y0 - points[:, 1], points[:, 1] - area.y1))
         return bool(np.any(np.hypot(dx, dy) < np.resize(np.atleast_1d(radius_px), len(points))))  # sizes cycle
 
-    shown = lambda a: a.get_visible() and _drawn(a) and not a.get_animated()
+    shown = lambda a: _drawn(a) and not a.get_animated()
     geometry = {}  # per axes, once: (label, clipped, path, points, radius in px) of each line and scatter shown
 
     def drawn_in(ax):
