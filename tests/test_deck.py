@@ -240,6 +240,53 @@ def test_asis_output_has_no_leftover_python_reprs(executed):
                 assert text.count("```") % 2 == 0, f"cell {c.label} leaves a code fence open"
 
 
+# Inside a list item, a line that begins with a number and "." or ")" starts a numbered sub-list (Pandoc,
+# as Quarto reads Markdown): a computed value that a line break put first ("(PyTorch's is\n  0) and ...")
+# turns the rest of the item into a list numbered from that value. Outside list items it only continues
+# its paragraph.
+LIST_ITEM = re.compile(r"^( *)(?:[-+*]|\d{1,9}[.)])(?:\s|$)")
+
+
+def numbered_by_accident(markdown: str) -> list[str]:
+    """The lines of ``markdown`` that Pandoc reads as a numbered sub-list inside a list item, in the same
+    paragraph as the item's text: where a line break, not the author, put a number first (after a blank
+    line it is the author's). Fenced blocks (raw HTML, code) are skipped."""
+    found, fenced, paragraph = [], False, []
+    for line in markdown.split("\n"):
+        if line.lstrip().startswith("```"):
+            fenced, paragraph = not fenced, []
+        elif fenced:
+            continue
+        elif not line.strip():
+            paragraph = []
+        else:
+            m = re.match(r"^( *)\d{1,9}[.)](?:\s|$)", line)
+            items = [LIST_ITEM.match(prev) for prev in paragraph]
+            if m and any(i and len(i.group(1)) < len(m.group(1)) for i in items):
+                found.append(line.strip())
+            paragraph.append(line)
+    return found
+
+
+def test_numbered_by_accident_finds_a_number_put_first_in_a_list_item():
+    item = "- Other settings: momentum 0.9 (PyTorch's is\n  0) and AdaDelta eps = 0.01.\n"
+    assert numbered_by_accident(item) == ["0) and AdaDelta eps = 0.01."]
+    assert numbered_by_accident("1. first\n   wraps on\n   2. here\n") == ["2. here"]
+    assert numbered_by_accident("- Other settings: momentum 0.9\n  (PyTorch's is 0) and AdaDelta.\n") == []
+    assert numbered_by_accident("A paragraph, not a list,\n  0) goes on.\n") == []  # Pandoc: one paragraph
+    assert numbered_by_accident("1. one\n2. two\n") == []  # a list of its own
+    assert numbered_by_accident("- item\n```{=html}\n  0) in raw HTML\n```\n") == []
+
+
+def test_no_computed_number_starts_a_numbered_list(executed):
+    for cells in executed.values():
+        for c in cells:
+            if c.options.get("output") == "asis":
+                found = numbered_by_accident(outputs_text(c))
+                assert not found, (f"cell {c.label}: Markdown reads {found[0][:60]!r} as a numbered list inside "
+                                   f"a list item; keep the number off the start of the line")
+
+
 def test_slides_and_figures_share_one_typeface():
     """The theme's font is the project's own files (fonts/), the very files plots.py gives matplotlib."""
     import plots as P
