@@ -620,7 +620,8 @@ def explorer_data(surfaces: dict, methods, lrs, betas, steps: int, width: int = 
     ``lrs`` and, where the method has one, every value in ``betas`` of ``EXPLORER_BETA``'s
     hyperparameter, ``steps`` steps on each of ``surfaces`` (``{key: (surface, label)}``); one
     vectorised run per method and surface. Returns ``(data, backgrounds)`` for ``explorer``; points are
-    stored in thousandths, a diverged run up to its last good point."""
+    stored in thousandths, a diverged run up to its last good point; each final loss as the text the slide
+    shows (``number``, spoken without TeX: ``5.0 × 10⁻⁹``)."""
     lrs = np.asarray(lrs, dtype=float)
     data = {"width": width, "height": height, "steps": steps, "surfaces": {},
             "default_lr_index": int(np.abs(lrs - default_lr).argmin()),
@@ -638,7 +639,7 @@ def explorer_data(surfaces: dict, methods, lrs, betas, steps: int, width: int = 
                 tr = O.run(O.demo(n, lr=lrs[:, None]), f, steps=steps)
                 tr = tr._replace(path=tr.path[:, None], loss=tr.loss[:, None], diverged_at=tr.diverged_at[:, None])
             runs = [[{"p": np.round(tr.path[i, b, :(d if d >= 0 else steps + 1)] * 1000).astype(int).ravel().tolist(),
-                      "d": d, "f": f"{tr.loss[i, b, -1] - f.f_min:.2g}"}
+                      "d": d, "f": plain_text(number(tr.loss[i, b, -1] - f.f_min, 2))}
                      for i in range(len(lrs)) for d in [int(tr.diverged_at[i, b])]]
                     for b in range(tr.path.shape[1])]
             entries[n] = {"label": P.STYLE[n]["label"], "color": P.STYLE[n]["color"], "lrs": lrs.round(4).tolist(),
@@ -697,7 +698,9 @@ def number(x: float, digits: int = 3) -> str:
     """A number as Markdown for a slide: ``0.476``, ``3,200``, or inline math ``$1.2 \\times 10^{-5}$``.
     Use it outside ``$...$``: it brings its own math where it needs some."""
     x = float(x)
-    if x == 0 or not np.isfinite(x):
+    if x == 0:
+        return "0"
+    if not np.isfinite(x):
         return str(x)
     if abs(x) >= 1000 and float(x).is_integer():
         return f"{int(x):,}"
