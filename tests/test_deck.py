@@ -287,6 +287,34 @@ def test_no_computed_number_starts_a_numbered_list(executed):
                                    f"a list item; keep the number off the start of the line")
 
 
+# A number in a note or a text alternative is written as the slides write it (present.number: "0.0052",
+# "7.5 × 10^-172"), not as Python prints it ("5.2e-03", "3.1e+00"); code spans keep Python's spelling.
+E_NOTATION = re.compile(r"(?<![\w.])\d+(?:\.\d+)?e[-+]?\d+(?![\w.])", re.I)
+
+
+def printed_numbers(markdown: str) -> list[str]:
+    """The numbers in e-notation in the speaker notes and the text alternatives of ``markdown``, outside code spans."""
+    prose = re.findall(r"^::: \{\.notes\}\n(.*?)^:::$", markdown, re.M | re.S)
+    prose += re.findall(r'(?:alt|aria-label)="([^"]*)"', markdown)
+    return [m.group(0) for text in prose for m in E_NOTATION.finditer(re.sub(r"`[^`]*`", "", text))]
+
+
+def test_printed_numbers_are_found_in_notes_and_alt_texts_only():
+    note = "\n::: {.notes}\nNadam's loss, 7.5e-172 at step 1495, climbs back to 3.1e+00; `eps=1e-8` is code.\n:::\n"
+    assert printed_numbers(note) == ["7.5e-172", "3.1e+00"]
+    assert printed_numbers('<img src="media/a.png" alt="GD is still 4e-05 at step 300.">') == ["4e-05"]
+    assert printed_numbers("| Adam | eps 1e-08 |\n" + note.replace("7.5e-172", "$7.5 \\times 10^{-172}$")) == ["3.1e+00"]
+    assert printed_numbers("::: {.notes}\nstep 1e3x, version 1.2e5.1, a0e1 and 0.476, 2,060\n:::\n") == []
+
+
+def test_notes_and_alt_texts_write_numbers_as_the_slides_do(executed):
+    for cells in executed.values():
+        for c in cells:
+            if c.options.get("output") == "asis":
+                found = printed_numbers(outputs_text(c))
+                assert not found, f"cell {c.label}: {found[:3]} in a note or alt text: format it with present.number"
+
+
 def test_slides_and_figures_share_one_typeface():
     """The theme's font is the project's own files (fonts/), the very files plots.py gives matplotlib."""
     import plots as P
