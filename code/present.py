@@ -656,13 +656,17 @@ def explorer(data: dict, backgrounds: dict, still, alt: str) -> str:
     import json
 
     MEDIA.mkdir(parents=True, exist_ok=True)
+    # The surfaces' images and the SVG the paths are drawn in fill the same box exactly (one data-to-pixel
+    # mapping): reveal.js gives a slide's images and SVGs a margin and shrinks them to 95 % at most, which
+    # would leave the contours offset from the paths drawn over them.
+    fill_view = "position:absolute;left:0;top:0;width:100%;height:100%;max-width:none;max-height:none;margin:0"
     imgs = []
     for key, fig in backgrounds.items():
         path = MEDIA / f"explorer-{key}.png"
         save_png(fig, path)
         plt.close(fig)
         imgs.append(f'<img data-surface="{key}" src="media/explorer-{key}.png" alt="" aria-hidden="true" '
-                    f'style="position:absolute;left:0;top:0;width:100%;height:100%">')
+                    f'style="{fill_view}">')
     save_png(still, MEDIA / "explorer-still.png")
     plt.close(still)
     first = next(iter(data["surfaces"].values()))
@@ -678,7 +682,7 @@ def explorer(data: dict, backgrounds: dict, still, alt: str) -> str:
 </div>
 <div class="explorer-view" style="position:relative;width:80%;aspect-ratio:{w}/{h}">
 {chr(10).join(imgs)}
-<svg viewBox="0 0 {w} {h}" preserveAspectRatio="none" style="position:absolute;left:0;top:0;width:100%;height:100%" aria-hidden="true">
+<svg viewBox="0 0 {w} {h}" preserveAspectRatio="none" style="{fill_view}" aria-hidden="true">
 <polyline data-role="path" fill="none" stroke-width="4" stroke-linejoin="round" points=""></polyline>
 <circle data-role="start" r="9" fill="white" stroke-width="4"></circle>
 <circle data-role="head" r="11" stroke="white" stroke-width="2"></circle>

@@ -723,6 +723,18 @@ def test_explorer_redraws_offline(browser, explorer_deck):
     s.page.context.close()
 
 
+def test_explorer_draws_the_paths_on_their_surface(browser, explorer_deck):
+    """Each surface's contour image fills the box of the SVG the paths are drawn in (the same data-to-pixel
+    mapping), whatever the theme does to a slide's images: a run that reaches the minimum ends on its star."""
+    s = B.open_deck(browser, explorer_deck, explorer_deck.parent)
+    B.go(s.page, B.slide_indices(s.page)[1])
+    boxes = s.page.evaluate("""() => [...document.querySelectorAll('.explorer svg, .explorer img[data-surface]')].map(e => {
+        const r = e.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; })""")
+    assert len(boxes) == 2 and boxes[1][2] > 500, boxes  # the SVG, then the valley's image, shown large
+    assert all(abs(a - b) <= 0.5 for a, b in zip(boxes[1], boxes[0])), f"the SVG is at {boxes[0]}, its surface at {boxes[1]}"
+    s.page.context.close()
+
+
 def test_explorer_works_from_the_keyboard_alone(browser, explorer_deck):
     """Tab reaches every control, arrow keys move the sliders and change the lists without turning the
     slide, and each value is announced (aria-valuetext, a polite live region)."""
