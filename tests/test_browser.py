@@ -731,7 +731,8 @@ def test_explorer_draws_the_paths_on_their_surface(browser, explorer_deck):
     boxes = s.page.evaluate("""() => [...document.querySelectorAll('.explorer svg, .explorer img[data-surface]')].map(e => {
         const r = e.getBoundingClientRect(); return [r.x, r.y, r.width, r.height]; })""")
     assert len(boxes) == 2 and boxes[1][2] > 500, boxes  # the SVG, then the valley's image, shown large
-    assert all(abs(a - b) <= 0.5 for a, b in zip(boxes[1], boxes[0])), f"the SVG is at {boxes[0]}, its surface at {boxes[1]}"
+    assert all(abs(a - b) <= 0.5 for a, b in zip(boxes[1], boxes[0])), \
+        f"the SVG is at {boxes[0]}, its surface at {boxes[1]}"
     s.page.context.close()
 
 

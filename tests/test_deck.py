@@ -245,6 +245,7 @@ def test_asis_output_has_no_leftover_python_reprs(executed):
 # turns the rest of the item into a list numbered from that value. Outside list items it only continues
 # its paragraph.
 LIST_ITEM = re.compile(r"^( *)(?:[-+*]|\d{1,9}[.)])(?:\s|$)")
+NUMBERED_ITEM = re.compile(r"^( *)\d{1,9}[.)](?:\s|$)")
 
 
 def numbered_by_accident(markdown: str) -> list[str]:
@@ -260,7 +261,7 @@ def numbered_by_accident(markdown: str) -> list[str]:
         elif not line.strip():
             paragraph = []
         else:
-            m = re.match(r"^( *)\d{1,9}[.)](?:\s|$)", line)
+            m = NUMBERED_ITEM.match(line)
             items = [LIST_ITEM.match(prev) for prev in paragraph]
             if m and any(i and len(i.group(1)) < len(m.group(1)) for i in items):
                 found.append(line.strip())

@@ -79,15 +79,18 @@ def test_rule_without_a_block_is_an_error():
         S.rule(O.run)
 
 
-@pytest.mark.parametrize("x, text", [(0.476, "0.476"), (1.0, "1"), (0.0, "0"), (-0.0, "0"), (3200.0, "3,200"), (12.5, "12.5"),
-                                     (2.19e-8, r"$2.19 \times 10^{-8}$"), (1e-6, r"$1.00 \times 10^{-6}$")])
+@pytest.mark.parametrize("x, text", [(0.476, "0.476"), (1.0, "1"), (0.0, "0"), (-0.0, "0"), (3200.0, "3,200"),
+                                     (12.5, "12.5"), (2.19e-8, r"$2.19 \times 10^{-8}$"),
+                                     (1e-6, r"$1.00 \times 10^{-6}$")])
 def test_number(x, text):
     assert S.number(x) == text
 
 
 def test_explorer_shows_each_final_loss_as_typeset_text():
-    data, _ = S.explorer_data({"bowl": (O.SURFACES["quadratic"], "bowl")}, ["gd"], [0.1, 0.4, 0.5], betas=[0.0],
-                              steps=60)
+    data, backgrounds = S.explorer_data({"bowl": (O.SURFACES["quadratic"], "bowl")}, ["gd"], [0.1, 0.4, 0.5],
+                                        betas=[0.0], steps=60)
+    for fig in backgrounds.values():
+        matplotlib.pyplot.close(fig)
     shown = [r["f"] for r in data["surfaces"]["bowl"]["methods"]["gd"]["runs"][0]]
     # the losses after 60 steps are 5.87e-11, 3.32e-83 and 0 (lr 0.5 lands on the minimum in one step)
     assert shown == ["5.9 × 10⁻¹¹", "3.3 × 10⁻⁸³", "0"]  # as the slides write numbers, not "5.9e-11"
