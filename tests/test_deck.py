@@ -231,13 +231,18 @@ def test_every_animation_produced_its_video_and_still(executed):
     assert found >= len(SECTIONS)
 
 
+def asis_outputs(executed):
+    """``(label, Markdown)`` of every ``output: asis`` cell of the executed decks."""
+    outputs = [(c.label, outputs_text(c)) for cells in executed.values() for c in cells
+               if c.options.get("output") == "asis"]
+    assert len(outputs) >= 100, f"only {len(outputs)} asis cells ran"  # the decks have hundreds
+    return outputs
+
+
 def test_asis_output_has_no_leftover_python_reprs(executed):
-    for cells in executed.values():
-        for c in cells:
-            if c.options.get("output") == "asis":
-                text = outputs_text(c)
-                assert "np.float64(" not in text and "array(" not in text, f"cell {c.label} prints a Python repr"
-                assert text.count("```") % 2 == 0, f"cell {c.label} leaves a code fence open"
+    for label, text in asis_outputs(executed):
+        assert "np.float64(" not in text and "array(" not in text, f"cell {label} prints a Python repr"
+        assert text.count("```") % 2 == 0, f"cell {label} leaves a code fence open"
 
 
 # Inside a list item, a line that begins with a number and "." or ")" starts a numbered sub-list (Pandoc,
@@ -280,12 +285,10 @@ def test_numbered_by_accident_finds_a_number_put_first_in_a_list_item():
 
 
 def test_no_computed_number_starts_a_numbered_list(executed):
-    for cells in executed.values():
-        for c in cells:
-            if c.options.get("output") == "asis":
-                found = numbered_by_accident(outputs_text(c))
-                assert not found, (f"cell {c.label}: Markdown reads {found[0][:60]!r} as a numbered list inside "
-                                   f"a list item; keep the number off the start of the line")
+    for label, text in asis_outputs(executed):
+        found = numbered_by_accident(text)
+        assert not found, (f"cell {label}: Markdown reads {found[0][:60]!r} as a numbered list inside a list item; "
+                           f"keep the number off the start of the line")
 
 
 # A number in a note or a text alternative is written as the slides write it (present.number: "0.0052",
@@ -309,11 +312,9 @@ def test_printed_numbers_are_found_in_notes_and_alt_texts_only():
 
 
 def test_notes_and_alt_texts_write_numbers_as_the_slides_do(executed):
-    for cells in executed.values():
-        for c in cells:
-            if c.options.get("output") == "asis":
-                found = printed_numbers(outputs_text(c))
-                assert not found, f"cell {c.label}: {found[:3]} in a note or alt text: format it with present.number"
+    for label, text in asis_outputs(executed):
+        found = printed_numbers(text)
+        assert not found, f"cell {label}: {found[:3]} in a note or alt text: format it with present.number"
 
 
 def test_slides_and_figures_share_one_typeface():
