@@ -539,6 +539,15 @@ def test_pdf_has_one_page_per_slide_and_the_stills(browser, good_deck, tmp_path)
     assert not list(tmp_path.glob("*.part"))
 
 
+def test_printed_notes_and_slide_numbers_are_set_in_the_slides_typeface(browser, good_deck):
+    s = B.open_deck(browser, good_deck, good_deck.parent, query="?print-pdf&showNotes=separate-page")
+    s.page.evaluate(E.WAIT_FOR_PRINT_LAYOUT)
+    fonts = s.page.evaluate("""() => ['.pdf-page p', '.speaker-notes-pdf', '.slide-number']
+        .map(q => getComputedStyle(document.querySelector(q)).fontFamily)""")
+    assert fonts[1:] == fonts[:1] * 2, f"slide text in {fonts[0]}, notes and slide number in {fonts[1:]}"  # not Helvetica
+    s.page.context.close()
+
+
 def test_notes_pdf_is_the_slides_pdf_interleaved_with_the_notes_pages_as_a_whole_print_lays_them_out(
         browser, good_deck, tmp_path):
     import io
