@@ -188,3 +188,63 @@ def _seconds(execution: dict) -> float | None:
         return None
     stamp = lambda s: datetime.datetime.fromisoformat(s.replace("Z", "+00:00"))
     return (stamp(end) - stamp(start)).total_seconds()
+
+
+# ------------------------------------------------------------------------------------------------
+# What an `output: asis` cell prints is Markdown for the audience: checks of that prose, for every deck
+# and every section run on its own (tests/run_section.py)
+# ------------------------------------------------------------------------------------------------
+
+# Inside a list item, a line that begins with a number and "." or ")" starts a numbered sub-list (Pandoc,
+# as Quarto reads Markdown): a computed value that a line break put first ("(PyTorch's is\n  0) and ...")
+# turns the rest of the item into a list numbered from that value. Outside list items it only continues
+# its paragraph.
+LIST_ITEM = re.compile(r"^( *)(?:[-+*]|\d{1,9}[.)])(?:\s|$)")
+NUMBERED_ITEM = re.compile(r"^( *)\d{1,9}[.)](?:\s|$)")
+
+
+def numbered_by_accident(markdown: str) -> list[str]:
+    """The lines of ``markdown`` that Pandoc reads as a numbered sub-list inside a list item, in the same
+    paragraph as the item's text: where a line break, not the author, put a number first (after a blank
+    line it is the author's). Fenced blocks (raw HTML, code) are skipped."""
+    found, fenced, paragraph = [], False, []
+    for line in markdown.split("\n"):
+        if line.lstrip().startswith("```"):
+            fenced, paragraph = not fenced, []
+        elif fenced:
+            continue
+        elif not line.strip():
+            paragraph = []
+        else:
+            m = NUMBERED_ITEM.match(line)
+            items = [LIST_ITEM.match(prev) for prev in paragraph]
+            if m and any(i and len(i.group(1)) < len(m.group(1)) for i in items):
+                found.append(line.strip())
+            paragraph.append(line)
+    return found
+
+
+# A number in a note or a text alternative is written as the slides write it (present.number: "0.0052",
+# "7.5 × 10^-172"), not as Python prints it ("5.2e-03", "3.1e+00"); code spans keep Python's spelling.
+E_NOTATION = re.compile(r"(?<![\w.])\d+(?:\.\d+)?e[-+]?\d+(?![\w.])", re.I)
+
+
+def printed_numbers(markdown: str) -> list[str]:
+    """The numbers in e-notation in the speaker notes and the text alternatives of ``markdown``, outside code spans."""
+    prose = re.findall(r"^::: \{\.notes\}\n(.*?)^:::$", markdown, re.M | re.S)
+    prose += re.findall(r'(?:alt|aria-label)="([^"]*)"', markdown)
+    return [m.group(0) for text in prose for m in E_NOTATION.finditer(re.sub(r"`[^`]*`", "", text))]
+
+
+def prose_problems(markdown: str) -> list[str]:
+    """What is wrong with the Markdown an ``output: asis`` cell printed: a Python repr, an open code fence, a
+    number that starts a numbered list by accident, a number in e-notation in a note or a text alternative."""
+    found = []
+    if "np.float64(" in markdown or "array(" in markdown:
+        found.append("prints a Python repr")
+    if markdown.count("```") % 2:
+        found.append("leaves a code fence open")
+    found += [f"Markdown reads {line[:60]!r} as a numbered list inside a list item; keep the number off the start "
+              "of the line" for line in numbered_by_accident(markdown)]
+    found += [f"{n} in a note or alt text: format it with present.number" for n in printed_numbers(markdown)]
+    return found

@@ -4,8 +4,9 @@ then the section's cells, in a fresh Jupyter kernel, the way Quarto runs them.
     python tests/run_section.py slides/sections/_momentum.qmd [--media DIR]
 
 Prints each cell's label and time, the section's slides, and every problem found (an error, output on
-stderr, NaN or inf in an output, a stdout block that is not Markdown); exits 1 on a problem. Media go to
-a temporary folder (or ``--media``), never into slides/media.
+stderr, NaN or inf in an output, a stdout block that is not Markdown, and in the Markdown of `output: asis`
+cells what `deck.prose_problems` finds); exits 1 on a problem. Media go to a temporary folder (or
+``--media``), never into slides/media.
 """
 from __future__ import annotations
 
@@ -45,6 +46,8 @@ def problems(cells) -> list[str]:
         text = "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in c.outputs)
         if re.search(r"(?<![\w.])(nan|inf)(?![\w])", text, re.I):
             found.append(f"{c.label}: shows nan or inf")
+        if c.options.get("output") == "asis":
+            found += [f"{c.label}: {p}" for p in D.prose_problems(text)]
     return found
 
 

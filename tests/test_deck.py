@@ -239,82 +239,40 @@ def asis_outputs(executed):
     return outputs
 
 
-def test_asis_output_has_no_leftover_python_reprs(executed):
-    for label, text in asis_outputs(executed):
-        assert "np.float64(" not in text and "array(" not in text, f"cell {label} prints a Python repr"
-        assert text.count("```") % 2 == 0, f"cell {label} leaves a code fence open"
-
-
-# Inside a list item, a line that begins with a number and "." or ")" starts a numbered sub-list (Pandoc,
-# as Quarto reads Markdown): a computed value that a line break put first ("(PyTorch's is\n  0) and ...")
-# turns the rest of the item into a list numbered from that value. Outside list items it only continues
-# its paragraph.
-LIST_ITEM = re.compile(r"^( *)(?:[-+*]|\d{1,9}[.)])(?:\s|$)")
-NUMBERED_ITEM = re.compile(r"^( *)\d{1,9}[.)](?:\s|$)")
-
-
-def numbered_by_accident(markdown: str) -> list[str]:
-    """The lines of ``markdown`` that Pandoc reads as a numbered sub-list inside a list item, in the same
-    paragraph as the item's text: where a line break, not the author, put a number first (after a blank
-    line it is the author's). Fenced blocks (raw HTML, code) are skipped."""
-    found, fenced, paragraph = [], False, []
-    for line in markdown.split("\n"):
-        if line.lstrip().startswith("```"):
-            fenced, paragraph = not fenced, []
-        elif fenced:
-            continue
-        elif not line.strip():
-            paragraph = []
-        else:
-            m = NUMBERED_ITEM.match(line)
-            items = [LIST_ITEM.match(prev) for prev in paragraph]
-            if m and any(i and len(i.group(1)) < len(m.group(1)) for i in items):
-                found.append(line.strip())
-            paragraph.append(line)
-    return found
-
-
 def test_numbered_by_accident_finds_a_number_put_first_in_a_list_item():
     item = "- Other settings: momentum 0.9 (PyTorch's is\n  0) and AdaDelta eps = 0.01.\n"
-    assert numbered_by_accident(item) == ["0) and AdaDelta eps = 0.01."]
-    assert numbered_by_accident("1. first\n   wraps on\n   2. here\n") == ["2. here"]
-    assert numbered_by_accident("- Other settings: momentum 0.9\n  (PyTorch's is 0) and AdaDelta.\n") == []
-    assert numbered_by_accident("A paragraph, not a list,\n  0) goes on.\n") == []  # Pandoc: one paragraph
-    assert numbered_by_accident("1. one\n2. two\n") == []  # a list of its own
-    assert numbered_by_accident("- item\n```{=html}\n  0) in raw HTML\n```\n") == []
-
-
-def test_no_computed_number_starts_a_numbered_list(executed):
-    for label, text in asis_outputs(executed):
-        found = numbered_by_accident(text)
-        assert not found, (f"cell {label}: Markdown reads {found[0][:60]!r} as a numbered list inside a list item; "
-                           f"keep the number off the start of the line")
-
-
-# A number in a note or a text alternative is written as the slides write it (present.number: "0.0052",
-# "7.5 × 10^-172"), not as Python prints it ("5.2e-03", "3.1e+00"); code spans keep Python's spelling.
-E_NOTATION = re.compile(r"(?<![\w.])\d+(?:\.\d+)?e[-+]?\d+(?![\w.])", re.I)
-
-
-def printed_numbers(markdown: str) -> list[str]:
-    """The numbers in e-notation in the speaker notes and the text alternatives of ``markdown``, outside code spans."""
-    prose = re.findall(r"^::: \{\.notes\}\n(.*?)^:::$", markdown, re.M | re.S)
-    prose += re.findall(r'(?:alt|aria-label)="([^"]*)"', markdown)
-    return [m.group(0) for text in prose for m in E_NOTATION.finditer(re.sub(r"`[^`]*`", "", text))]
+    assert D.numbered_by_accident(item) == ["0) and AdaDelta eps = 0.01."]
+    assert D.numbered_by_accident("1. first\n   wraps on\n   2. here\n") == ["2. here"]
+    assert D.numbered_by_accident("- Other settings: momentum 0.9\n  (PyTorch's is 0) and AdaDelta.\n") == []
+    assert D.numbered_by_accident("A paragraph, not a list,\n  0) goes on.\n") == []  # Pandoc: one paragraph
+    assert D.numbered_by_accident("1. one\n2. two\n") == []  # a list of its own
+    assert D.numbered_by_accident("- item\n```{=html}\n  0) in raw HTML\n```\n") == []
 
 
 def test_printed_numbers_are_found_in_notes_and_alt_texts_only():
     note = "\n::: {.notes}\nNadam's loss, 7.5e-172 at step 1495, climbs back to 3.1e+00; `eps=1e-8` is code.\n:::\n"
-    assert printed_numbers(note) == ["7.5e-172", "3.1e+00"]
-    assert printed_numbers('<img src="media/a.png" alt="GD is still 4e-05 at step 300.">') == ["4e-05"]
-    assert printed_numbers("| Adam | eps 1e-08 |\n" + note.replace("7.5e-172", "$7.5 \\times 10^{-172}$")) == ["3.1e+00"]
-    assert printed_numbers("::: {.notes}\nstep 1e3x, version 1.2e5.1, a0e1 and 0.476, 2,060\n:::\n") == []
+    assert D.printed_numbers(note) == ["7.5e-172", "3.1e+00"]
+    assert D.printed_numbers('<img src="media/a.png" alt="GD is still 4e-05 at step 300.">') == ["4e-05"]
+    assert D.printed_numbers("| Adam | eps 1e-08 |\n" + note.replace("7.5e-172", "$7.5 \\times 10^{-172}$")) == ["3.1e+00"]
+    assert D.printed_numbers("::: {.notes}\nstep 1e3x, version 1.2e5.1, a0e1 and 0.476, 2,060\n:::\n") == []
 
 
-def test_notes_and_alt_texts_write_numbers_as_the_slides_do(executed):
+def test_prose_problems_names_each_defect():
+    assert D.prose_problems("::: {.notes}\nThe loss is 0.476 at step 2,060; `lr=1e-3` is code.\n:::\n") == []
+    assert D.prose_problems("GD: np.float64(0.5)") == ["prints a Python repr"]
+    assert D.prose_problems("```{=html}\n<video>") == ["leaves a code fence open"]
+    assert "as a numbered list" in D.prose_problems("- momentum (PyTorch's is\n  0) and more\n")[0]
+    assert D.prose_problems('<img alt="below 1e-06 from step 95">') == \
+        ["1e-06 in a note or alt text: format it with present.number"]
+
+
+def test_asis_output_is_prose_for_the_audience(executed):
+    """No Python repr or open fence, no number that starts a list by accident, no e-notation in a note or alt
+    text (``deck.prose_problems``). Sections run on their own and the other variants get the same check
+    (``run_section.problems``)."""
     for label, text in asis_outputs(executed):
-        found = printed_numbers(text)
-        assert not found, f"cell {label}: {found[:3]} in a note or alt text: format it with present.number"
+        found = D.prose_problems(text)
+        assert not found, f"cell {label}: " + "; ".join(found)
 
 
 def test_slides_and_figures_share_one_typeface():
