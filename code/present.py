@@ -448,6 +448,7 @@ def figure(fig, name: str, alt: str, width: str = "100%") -> str:
 
 
 _SUPERSCRIPTS = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
+MINUS = "\u2212"  # the minus sign of a typeset number; matplotlib's figures use it too (axes.unicode_minus)
 
 
 def spoken(tex: str) -> str:
@@ -699,16 +700,17 @@ def explorer(data: dict, backgrounds: dict, still, alt: str) -> str:
 
 
 def number(x: float, digits: int = 3) -> str:
-    """A number as Markdown for a slide: ``0.476``, ``3,200``, or inline math ``$1.2 \\times 10^{-5}$``.
-    Use it outside ``$...$``: it brings its own math where it needs some."""
+    """A number as Markdown for a slide: ``0.476``, ``3,200``, ``−2.24`` (a minus sign, as the figures write
+    it, not a hyphen), or inline math ``$1.2 \\times 10^{-5}$``. Use it outside ``$...$``: it brings its own
+    math where it needs some."""
     x = float(x)
     if x == 0:
         return "0"
     if not np.isfinite(x):
         return str(x)
     if abs(x) >= 1000 and float(x).is_integer():
-        return f"{int(x):,}"
+        return f"{int(x):,}".replace("-", MINUS)
     if 1e-3 <= abs(x) < 1e5:
-        return f"{x:.{digits}g}"
+        return f"{x:.{digits}g}".replace("-", MINUS)
     mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
     return rf"${mantissa} \times 10^{{{int(exponent)}}}$"

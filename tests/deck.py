@@ -236,9 +236,31 @@ def printed_numbers(markdown: str) -> list[str]:
     return [m.group(0) for text in prose for m in E_NOTATION.finditer(re.sub(r"`[^`]*`", "", text))]
 
 
+# A negative number in text for the audience takes the minus sign (present.number writes it, as matplotlib does in
+# the figures), not a hyphen: "x = -1.11" reads as a dash and sets apart from "−1.11" in the figure beside it.
+HYPHEN_MINUS = re.compile(r"(?<![\w\-)\]/^{}])-\d+(?:[.,]\d+)*")
+
+
+def hyphen_minus(markdown: str) -> list[str]:
+    """The numbers of ``markdown``'s text for the audience (slide text, notes, and text alternatives in raw HTML)
+    written with a hyphen for their minus sign; code, code spans and ``$...$`` math are skipped."""
+    texts = []
+    for i, part in enumerate(re.split(r"^```.*$", markdown, flags=re.M)):
+        if i % 2:  # inside a fence: only the text alternatives of raw HTML
+            texts += re.findall(r'(?:alt|aria-label|title)="([^"]*)"', part)
+        else:
+            texts.append(part)
+    found = []
+    for text in texts:
+        text = re.sub(r"`[^`]*`|\$[^$]*\$", " ", text)
+        found += [text[max(0, m.start() - 12):m.end()].strip() for m in HYPHEN_MINUS.finditer(text)]
+    return found
+
+
 def prose_problems(markdown: str) -> list[str]:
     """What is wrong with the Markdown an ``output: asis`` cell printed: a Python repr, an open code fence, a
-    number that starts a numbered list by accident, a number in e-notation in a note or a text alternative."""
+    number that starts a numbered list by accident, a number in e-notation in a note or a text alternative, a
+    hyphen for a minus sign."""
     found = []
     if "np.float64(" in markdown or "array(" in markdown:
         found.append("prints a Python repr")
@@ -247,4 +269,5 @@ def prose_problems(markdown: str) -> list[str]:
     found += [f"Markdown reads {line[:60]!r} as a numbered list inside a list item; keep the number off the start "
               "of the line" for line in numbered_by_accident(markdown)]
     found += [f"{n} in a note or alt text: format it with present.number" for n in printed_numbers(markdown)]
+    found += [f"{s!r}: a hyphen for a minus sign; format the number with present.number" for s in hyphen_minus(markdown)]
     return found

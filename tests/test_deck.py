@@ -266,9 +266,18 @@ def test_prose_problems_names_each_defect():
         ["1e-06 in a note or alt text: format it with present.number"]
 
 
+def test_hyphen_minus_finds_a_hyphen_for_a_minus_sign_in_text_for_the_audience():
+    assert D.hyphen_minus("AMSGrad moves it to -2.24; Adam to \u22122.5.") == ["moves it to -2.24"]
+    assert D.hyphen_minus('```{=html}\n<img alt="the well at x = -1.11" style="margin:-1px">\n```\n') == \
+        ["well at x = -1.11"]
+    assert D.hyphen_minus("Zero gradient: AdamW steps (-0.03, 0.06)\n") == ["damW steps (-0.03"]
+    kept = "epochs 6-10, a 64-32-10 net, $x = (1, -2)$, `lr=-1`, 10^-4, $10^{-6}$, e-2, x_{-1}\n```python\nx = -1\n```\n"
+    assert D.hyphen_minus(kept) == []
+
+
 def test_asis_output_is_prose_for_the_audience(executed):
     """No Python repr or open fence, no number that starts a list by accident, no e-notation in a note or alt
-    text (``deck.prose_problems``). Sections run on their own and the other variants get the same check
+    text, no hyphen for a minus sign (``deck.prose_problems``). Sections run on their own and the other variants get the same check
     (``run_section.problems``)."""
     for label, text in asis_outputs(executed):
         found = D.prose_problems(text)

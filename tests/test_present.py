@@ -81,7 +81,8 @@ def test_rule_without_a_block_is_an_error():
 
 @pytest.mark.parametrize("x, text", [(0.476, "0.476"), (1.0, "1"), (0.0, "0"), (-0.0, "0"), (3200.0, "3,200"),
                                      (12.5, "12.5"), (2.19e-8, r"$2.19 \times 10^{-8}$"),
-                                     (1e-6, r"$1.00 \times 10^{-6}$")])
+                                     (1e-6, r"$1.00 \times 10^{-6}$"), (-2.24, "\u22122.24"),
+                                     (-3200.0, "\u22123,200")])
 def test_number(x, text):
     assert S.number(x) == text
 
