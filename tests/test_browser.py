@@ -929,14 +929,19 @@ def test_post_render_prints_every_deck_the_render_wrote(monkeypatch, tmp_path):
 
 def test_every_variant_passes_the_browser_checks(browser, rendered_variant):
     """The core lecture and every seminar deck: overflow, raw TeX, text size, printed output, axe, offline,
-    and every animation present and counted, as on the full lecture."""
+    every animation present and counted, and figures that fill their slides (over all the variant's figure
+    slides: a seminar deck has only a few), as on the full lecture."""
     profile, decks = rendered_variant
-    problems = []
+    problems, shares = [], []
     for html in decks:
         found = B.check_deck(browser, html, output_root(html))
         for check in ("overflow", "raw_math", "text_size", "output_blocks", "axe", "console_errors", "failed_requests",
                       "outside_requests"):
             problems += [f"{html.name}: {check}: {p}" for p in found[check]]
+        s = B.open_deck(browser, html, output_root(html))
+        shares += [(n, f"{html.stem}: {title}", share) for n, title, share in B.figure_shares(s)]
+        s.page.context.close()
+    problems += B.figure_fill(shares)
     problems += B.variant_video_count([(html, B.expected_videos(source_of(html))) for html in decks], output_root(decks[0]))
     assert problems == [], f"{profile}: {len(problems)} problems:\n" + "\n".join(problems[:40])
 
