@@ -526,6 +526,27 @@ FIGURE_SHARE_JS = """() => {
 }"""
 
 
+def math_fonts(session: Session) -> dict[str, int]:
+    """The fonts the browser drew the deck's formulas with: ``{family: glyphs}`` over the tokens (``mi``,
+    ``mn``, ``mo``) of every slide that has MathML, as Chromium reports them (DevTools protocol), each slide
+    shown in turn since reveal.js lays out only the slides near the current one."""
+    page = session.page
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    fonts: dict[str, int] = {}
+    with_math = page.evaluate("Reveal.getSlides().filter(s => s.querySelector('math')).map(s => Reveal.getIndices(s))")
+    for index in with_math:
+        go(page, index, settle_ms=50)
+        root = cdp.send("DOM.getDocument", {"depth": 0})["root"]["nodeId"]
+        tokens = cdp.send("DOM.querySelectorAll", {"nodeId": root, "selector": "section.present math :is(mi, mn, mo)"})
+        for node in tokens["nodeIds"]:
+            for f in cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]:
+                fonts[f["familyName"]] = fonts.get(f["familyName"], 0) + f["glyphCount"]
+    cdp.detach()
+    return fonts
+
+
 def figure_share(page) -> float | None:
     """The largest figure's share of the current slide's area below its title; ``None`` without a figure."""
     return page.evaluate(FIGURE_SHARE_JS)

@@ -29,6 +29,7 @@ NODE_MODULES = ROOT / "tests" / "browser" / "node_modules"
 REVEAL = NODE_MODULES / "reveal.js"
 A11Y = ROOT / "slides" / "includes" / "a11y.html"
 MATH_PUNCTUATION = ROOT / "slides" / "includes" / "math-punctuation.lua"  # the decks' filter (slides/_metadata.yml)
+MATH_FENCES = ROOT / "slides" / "includes" / "math.html"  # the decks' script that keeps brackets at text size
 # Quarto's layout CSS (its revealjs theme and line-highlight plugin, 1.8): columns as inline blocks that
 # clip nothing, code blocks as wide as their column that scroll,
 # numbered code lines shifted left into the room of their numbers, and the lines a code walk-through is
@@ -79,11 +80,13 @@ def theme_rules() -> str:
     return "\n".join(line for line in rules.splitlines() if not line.lstrip().startswith("//"))
 
 
-def build_deck(tmp: Path, slides_md: str, a11y: bool = True, css: str = "", lua: bool = True) -> Path:
+def build_deck(tmp: Path, slides_md: str, a11y: bool = True, css: str = "", lua: bool = True,
+               fences: bool = True) -> Path:
     """Write a reveal.js deck from Markdown slides with pandoc; return the HTML path. Like the real deck
-    it gets the theme's rules, (``a11y``) the deck's accessibility script, slides/includes/a11y.html, and
-    (``lua``) its filter that keeps punctuation on the line of the math before it; ``css`` comes after
-    the theme's rules."""
+    it gets the theme's rules, (``a11y``) the deck's accessibility script, slides/includes/a11y.html,
+    (``lua``) its filter that keeps punctuation on the line of the math before it, and (``fences``) its
+    script that keeps brackets at text size, slides/includes/math.html; ``css`` comes after the theme's
+    rules."""
     pypandoc = pytest.importorskip("pypandoc", reason="pypandoc-binary is not installed")
     shutil.copytree(reveal_js(), tmp / "reveal.js", dirs_exist_ok=True)
     (tmp / "style.html").write_text(f"<style>{theme_rules()}\n{QUARTO_CODE_CSS}\n{css}</style>")
@@ -92,6 +95,7 @@ def build_deck(tmp: Path, slides_md: str, a11y: bool = True, css: str = "", lua:
         "--standalone", "--mathml", "--slide-level=2", "-V", "revealjs-url=reveal.js", "-V", "theme=white",
         "-V", "width=1600", "-V", "height=900", "--include-in-header", str(tmp / "style.html"),
         "--metadata", "title=Test deck", *(["--include-after-body", str(A11Y)] if a11y else []),
+        *(["--include-after-body", str(MATH_FENCES)] if fences else []),
         *(["--lua-filter", str(MATH_PUNCTUATION)] if lua else [])])
     return html
 
@@ -548,6 +552,70 @@ def test_printed_notes_and_slide_numbers_are_set_in_the_slides_typeface(browser,
     s.page.context.close()
 
 
+def math_font_face(tmp: Path) -> str:
+    """The deck's math font, as includes/fonts.html loads it: its @font-face rule, the file copied beside."""
+    header = (ROOT / "slides" / "includes" / "fonts.html").read_text()
+    face = re.search(r'@font-face \{ font-family: "Deck Math";.*\}', header).group(0)
+    font = re.search(r'url\("\.\./(fonts/web/[\w-]+\.woff)"\)', face).group(1)
+    (tmp / font).parent.mkdir(parents=True)
+    shutil.copy(ROOT / font, tmp / font)
+    return face.replace("../fonts/", "fonts/")
+
+
+def math_font_deck(tmp: Path, media_html, css: str = "") -> Path:
+    """The clean deck with the deck's math font."""
+    return build_good_deck(tmp, media_html, css=math_font_face(tmp) + "\n" + css)
+
+
+# Brackets as Quarto 1.8's pandoc (3.6) writes them in MathML, every pair a stretchy fence, kept as raw HTML:
+# the tests' own pandoc (3.9) writes plain brackets as not stretchy.
+FENCES = """## Brackets
+
+<p>Inline:
+<math display="inline"><mrow><mn>1</mn><mi>/</mi><mrow><mo stretchy="true" form="prefix">(</mo><mn>1</mn><mo>−</mo><mi>μ</mi><mo stretchy="true" form="postfix">)</mo></mrow></mrow></math>,
+<math display="inline"><mrow><mo stretchy="true" form="prefix">(</mo><mn>1</mn><mo>−</mo><msub><mi>β</mi><mn>1</mn></msub><mo stretchy="true" form="postfix">)</mo></mrow></math>
+and
+<math display="inline"><mrow><mo stretchy="true" form="prefix">(</mo><mn>1</mn><mo>−</mo><mi>b</mi><mo stretchy="true" form="postfix">)</mo></mrow></math>.</p>
+<p><math display="block"><mrow><msub><mi>x</mi><mi>t</mi></msub><mo>=</mo><mi>η</mi><mrow><mo stretchy="true" form="prefix">(</mo><mfrac><msub><mi>m</mi><mi>t</mi></msub><mrow><mn>1</mn><mo>−</mo><msub><mi>β</mi><mn>1</mn></msub></mrow></mfrac><mo>+</mo><mi>λ</mi><mi>x</mi><mo stretchy="true" form="postfix">)</mo></mrow></mrow></math></p>
+"""
+
+FENCE_HEIGHTS_JS = """() => [...document.querySelectorAll('math mo[form="prefix"]')]
+  .map(mo => mo.getBoundingClientRect().height / parseFloat(getComputedStyle(mo).fontSize))"""
+
+
+def test_brackets_stretch_only_around_a_fraction(browser, tmp_path):
+    """In the deck's math font the brackets of 1/(1 - mu), (1 - beta_1) and (1 - b) are the font's own, about
+    1.1 em tall, and the one around a fraction stretches to it. Without slides/includes/math.html the three
+    come out 1.25 em tall or more: a descender, a subscript or an ascender inside is enough."""
+    heights = {}
+    for fences in (True, False):
+        tmp = tmp_path / f"fences-{fences}"
+        tmp.mkdir()
+        html = build_deck(tmp, FENCES, css=math_font_face(tmp), fences=fences)
+        s = B.open_deck(browser, html, tmp)
+        B.go(s.page, B.slide_indices(s.page)[1], settle_ms=300)
+        heights[fences] = s.page.evaluate(FENCE_HEIGHTS_JS)  # in em of each bracket's font size
+        s.page.context.close()
+    *inline, frac = heights[True]
+    assert len(inline) == 3 and all(h < 1.15 for h in inline) and frac > 2, heights
+    *inline, frac = heights[False]
+    assert all(h > 1.25 for h in inline) and frac > 2, heights
+
+
+def test_formulas_are_set_in_the_decks_math_font(browser, media_html, tmp_path):
+    """Every glyph of every formula comes from the shipped math font; with the theme's rule as it was (the
+    browser's own math font), none does: here DejaVu Math and Liberation Serif."""
+    found = {}
+    for name, css in (("theme", ""), ("browser default", ".reveal math { font-family: math; }")):
+        html = math_font_deck(tmp_path / name.replace(" ", "-"), media_html, css)
+        s = B.open_deck(browser, html, html.parent)
+        found[name] = B.math_fonts(s)
+        assert s.console_errors == [] and s.failed_requests == []
+        s.page.context.close()
+    assert list(found["theme"]) == ["Noto Sans Math"] and found["theme"]["Noto Sans Math"] > 10, found
+    assert found["browser default"] and "Noto Sans Math" not in found["browser default"], found
+
+
 def test_notes_pdf_is_the_slides_pdf_interleaved_with_the_notes_pages_as_a_whole_print_lays_them_out(
         browser, good_deck, tmp_path):
     import io
@@ -661,6 +729,13 @@ def test_rendered_deck_animations_play_and_are_named(browser, rendered):
 
 def test_rendered_deck_render_log_is_clean(render_log):
     assert B.render_warnings(render_log) == []
+
+
+def test_rendered_deck_formulas_are_set_in_the_decks_math_font(browser, rendered):
+    s = B.open_deck(browser, rendered, output_root(rendered))
+    fonts = B.math_fonts(s)
+    s.page.context.close()
+    assert list(fonts) == ["Noto Sans Math"], f"formulas drawn with {fonts}"
 
 
 def test_rendered_deck_pdf(browser, rendered, tmp_path):

@@ -291,7 +291,7 @@ def test_slides_and_figures_share_one_typeface():
     from fontTools.ttLib import TTFont
 
     header = (D.ROOT / "slides" / "includes" / "fonts.html").read_text()
-    files = re.findall(r'url\("\.\./fonts/web/([\w-]+)\.woff"\)', header)
+    files = re.findall(r'font-family: "Deck Sans";[^}]*url\("\.\./fonts/web/([\w-]+)\.woff"\)', header)
     assert len(files) == 6
     for stem in files:  # each web font is made from the TTF matplotlib uses: same family, style and version
         web, ttf = TTFont(D.ROOT / "fonts" / "web" / f"{stem}.woff"), TTFont(D.ROOT / "fonts" / f"{stem}.ttf")
