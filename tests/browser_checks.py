@@ -534,11 +534,11 @@ def math_fonts(session: Session) -> dict[str, int]:
     cdp = page.context.new_cdp_session(page)
     cdp.send("DOM.enable")
     cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument", {"depth": 0})["root"]["nodeId"]
     fonts: dict[str, int] = {}
     with_math = page.evaluate("Reveal.getSlides().filter(s => s.querySelector('math')).map(s => Reveal.getIndices(s))")
     for index in with_math:
         go(page, index, settle_ms=50)
-        root = cdp.send("DOM.getDocument", {"depth": 0})["root"]["nodeId"]
         tokens = cdp.send("DOM.querySelectorAll", {"nodeId": root, "selector": "section.present math :is(mi, mn, mo)"})
         for node in tokens["nodeIds"]:
             for f in cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]:

@@ -181,6 +181,17 @@ def execute_deck(deck: Path, run_dir: Path | None = None, timeout: int = 900) ->
     return run
 
 
+def output_text(cell: Cell) -> str:
+    """Everything a cell printed or returned, as text: its streams and the plain-text form of its results."""
+    parts = []
+    for o in cell.outputs:
+        if o.get("output_type") == "stream":
+            parts.append(o["text"])
+        elif "data" in o:
+            parts.append(o["data"].get("text/plain", ""))
+    return "".join(parts)
+
+
 def _seconds(execution: dict) -> float | None:
     """A cell's run time from nbclient's record of when the kernel started it and when it replied."""
     start, end = execution.get("iopub.execute_input"), execution.get("shell.execute_reply")

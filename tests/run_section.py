@@ -43,7 +43,7 @@ def problems(cells) -> list[str]:
             if o.get("output_type") == "stream" and o.get("name") == "stdout" and c.options.get("output") != "asis" \
                     and not c.options.get("echo"):
                 found.append(f"{c.label}: prints a stdout block on a slide that shows no code: {o['text'][:200]!r}")
-        text = "".join(o.get("text", "") + o.get("data", {}).get("text/plain", "") for o in c.outputs)
+        text = D.output_text(c)
         if re.search(r"(?<![\w.])(nan|inf)(?![\w])", text, re.I):
             found.append(f"{c.label}: shows nan or inf")
         if c.options.get("output") == "asis":

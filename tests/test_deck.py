@@ -162,16 +162,6 @@ def executed():
     return {path: D.execute_deck(path) for path in DECKS}
 
 
-def outputs_text(cell):
-    parts = []
-    for o in cell.outputs:
-        if o.get("output_type") == "stream":
-            parts.append(o["text"])
-        elif "data" in o:
-            parts.append(o["data"].get("text/plain", ""))
-    return "".join(parts)
-
-
 def test_every_cell_runs_without_warnings_or_nan(executed):
     for path, cells in executed.items():
         for c in cells:
@@ -179,7 +169,7 @@ def test_every_cell_runs_without_warnings_or_nan(executed):
                 assert not (o.get("output_type") == "stream" and o.get("name") == "stderr"), \
                     f"cell {c.label} wrote to stderr:\n{o['text'][:800]}"
                 assert o.get("output_type") != "error"
-            text = outputs_text(c)
+            text = D.output_text(c)
             assert not re.search(r"(?<![\w.])(nan|inf)(?![\w])", text, re.I), f"cell {c.label} shows nan or inf:\n{text[:500]}"
 
 
@@ -198,10 +188,10 @@ def test_every_figure_output_has_alt_text(executed):
         for c in cells:
             if any("image/png" in o.get("data", {}) for o in c.outputs):  # an inline figure, if any
                 assert str(c.options.get("fig-alt", "")).strip(), f"cell {c.label} outputs a figure without fig-alt"
-            for m in re.finditer(r'<figure class="fig"[^>]*>\s*<img src="media/([\w-]+)\.png"[^>]*alt="([^"]*)"', outputs_text(c)):
+            for m in re.finditer(r'<figure class="fig"[^>]*>\s*<img src="media/([\w-]+)\.png"[^>]*alt="([^"]*)"', D.output_text(c)):
                 n += 1
                 assert len(m.group(2)) >= 20, f"figure {m.group(1)} has no real text alternative"
-            for alt in re.findall(r'(?:alt|aria-label)="([^"]*)"', outputs_text(c)):
+            for alt in re.findall(r'(?:alt|aria-label)="([^"]*)"', D.output_text(c)):
                 assert not re.search(r"\\[a-zA-Z,;]|\$|\^|_\{", alt), f"cell {c.label}: raw TeX in a text alternative: {alt[:120]}"
     assert n >= 20  # the static figures: each through present.figure, with its alt text
 
@@ -214,7 +204,7 @@ def test_every_animation_produced_its_video_and_still(executed):
     found = 0
     for cells in executed.values():
         for c in cells:
-            text = outputs_text(c)
+            text = D.output_text(c)
             for m in re.finditer(r'<video ([^>]*)>\s*<source src="media/([\w-]+)\.mp4" type="video/mp4">', text):
                 attrs, name = m.groups()
                 found += 1
@@ -233,7 +223,7 @@ def test_every_animation_produced_its_video_and_still(executed):
 
 def asis_outputs(executed):
     """``(label, Markdown)`` of every ``output: asis`` cell of the executed decks."""
-    outputs = [(c.label, outputs_text(c)) for cells in executed.values() for c in cells
+    outputs = [(c.label, D.output_text(c)) for cells in executed.values() for c in cells
                if c.options.get("output") == "asis"]
     assert len(outputs) >= 100, f"only {len(outputs)} asis cells ran"  # the decks have hundreds
     return outputs
@@ -277,8 +267,8 @@ def test_hyphen_minus_finds_a_hyphen_for_a_minus_sign_in_text_for_the_audience()
 
 def test_asis_output_is_prose_for_the_audience(executed):
     """No Python repr or open fence, no number that starts a list by accident, no e-notation in a note or alt
-    text, no hyphen for a minus sign (``deck.prose_problems``). Sections run on their own and the other variants get the same check
-    (``run_section.problems``)."""
+    text, no hyphen for a minus sign (``deck.prose_problems``). Sections run on their own and the other
+    variants get the same check (``run_section.problems``)."""
     for label, text in asis_outputs(executed):
         found = D.prose_problems(text)
         assert not found, f"cell {label}: " + "; ".join(found)
