@@ -483,14 +483,21 @@ ENCODER = {"codec": "libx264", "fps": FPS, "pix_fmt_in": "rgba", "macro_block_si
            "output_params": ["-crf", "27", "-preset", "veryfast", "-tune", "animation", "-threads", "1",
                              "-movflags", "+faststart"]}
 PNG_METADATA = {"Software": None}  # no library version in the stills: the bytes depend on the pixels only
+# How the 256 colours of a PNG are chosen. Maximum coverage keeps a colour few pixels have: median cut,
+# which splits the colours by how many pixels have them, averaged the minimum's gold star (255, 212, 0)
+# with the blues around it into khaki (209, 196, 135), off by up to 136 of 255 in a channel; maximum
+# coverage stays within 19 on every figure of the deck, and its files are 12 % smaller.
+QUANTIZE = "MAXCOVERAGE"
+MAX_PALETTE_ERROR = 32  # of 255: the most any pixel's channel may move when the colours are reduced to 256
 
 
 def save_png(fig, path, dpi=None, drawn: bool = False):
-    """Save ``fig`` as a PNG of at most 256 colours: a chart's flat fills and lines lose nothing visible,
-    and the file is about a third of the size, which keeps the rendered deck small. Deterministic: the
-    same pixels give the same bytes. The pixels are those ``savefig`` writes, taken from the canvas (no
-    PNG encoded and decoded on the way); ``drawn`` says the canvas already shows the figure as it is."""
-    from PIL import Image
+    """Save ``fig`` as a PNG of at most 256 colours: the file is about a third of the size, which keeps
+    the rendered deck small, and no pixel moves by more than ``MAX_PALETTE_ERROR`` in any channel (a
+    ``ValueError`` says when one would, and by how much). Deterministic: the same pixels give the same
+    bytes. The pixels are those ``savefig`` writes, taken from the canvas (no PNG encoded and decoded on
+    the way); ``drawn`` says the canvas already shows the figure as it is."""
+    from PIL import Image, ImageChops
 
     if (dpi is None or dpi == fig.dpi) and hasattr(fig.canvas, "buffer_rgba"):
         if not drawn:
@@ -501,7 +508,15 @@ def save_png(fig, path, dpi=None, drawn: bool = False):
         fig.savefig(buffer, format="png", dpi=dpi, metadata=PNG_METADATA)
         image = Image.open(buffer)
     with image:
-        flat = image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+        rgb = image.convert("RGB")
+    flat = rgb.quantize(colors=256, method=Image.Quantize[QUANTIZE], dither=Image.Dither.NONE)
+    difference = ImageChops.difference(rgb, flat.convert("RGB"))
+    if max(high for _, high in difference.getextrema()) > MAX_PALETTE_ERROR:
+        moved = np.asarray(difference).max(axis=-1)
+        y, x = np.unravel_index(np.argmax(moved), moved.shape)
+        raise ValueError(f"{Path(path).name}: in 256 colours a pixel would change by {moved[y, x]} of 255 in a "
+                         f"channel, at most {MAX_PALETTE_ERROR}: {rgb.getpixel((int(x), int(y)))} at x={x}, y={y} "
+                         f"becomes {flat.convert('RGB').getpixel((int(x), int(y)))}")
     tmp = Path(path).with_name(f".{Path(path).name}.{os.getpid()}.part")
     # zlib's default level: level 9 (optimize=True) takes six times as long for files 6 % smaller
     flat.save(tmp, format="PNG", compress_level=6)

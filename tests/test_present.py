@@ -416,3 +416,34 @@ def test_the_line_check_finds_a_line_or_its_markers_through_a_bare_label_and_pas
     with pytest.raises(ValueError, match="'a big dot' through 'over small dots'"):
         S.check_figure_text_on_lines(fig, "defect")
     plt.close(fig)
+
+
+def _shaded_surface_with_star():
+    """Rosenbrock's contours as the deck shades them (``plots.contour``): many blues, and the minimum's gold
+    star, a colour few pixels have."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9.6, 4.8), dpi=100)
+    P.contour(O.rosenbrock(), ax)
+    fig.canvas.draw()
+    return fig
+
+
+def test_save_png_keeps_a_colour_few_pixels_have(tmp_path, monkeypatch):
+    from PIL import Image
+
+    fig = _shaded_surface_with_star()
+    drawn = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(int)
+    gold = np.all(drawn == (255, 212, 0), axis=-1)
+    assert 0 < gold.sum() < 0.002 * gold.size, "the fixture's star should be a few gold pixels"
+    S.save_png(fig, tmp_path / "star.png", drawn=True)
+    with Image.open(tmp_path / "star.png") as png:
+        assert png.mode == "P" and len(png.getcolors()) <= 256
+        saved = np.asarray(png.convert("RGB")).astype(int)
+    assert np.abs(saved - drawn).max() <= S.MAX_PALETTE_ERROR
+    assert np.all(saved[gold] == (255, 212, 0)), "the star is still gold"
+    # The defect the check is for: median cut, which the deck used, turns the star khaki.
+    monkeypatch.setattr(S, "QUANTIZE", "MEDIANCUT")
+    with pytest.raises(ValueError, match=r"star\.png: in 256 colours a pixel would change by \d+ of 255"):
+        S.save_png(fig, tmp_path / "star.png", drawn=True)
+    P.plt.close(fig)
