@@ -29,6 +29,7 @@ from matplotlib import font_manager
 from matplotlib.animation import FuncAnimation
 from matplotlib.colors import LogNorm
 from matplotlib.contour import ContourSet
+from matplotlib.transforms import Bbox
 
 LANDMARK = "landmark"  # gid of what every figure of a surface shares (contours, minima): not a series
 
@@ -426,6 +427,7 @@ class Animation:
         self.dot_every = dot_every  # the paths carry a dot every this many steps (0: none)
         self._drawn = None
         self._background = None  # the drawn figure without what moves (``draw_background``)
+        self._order, self._over = {}, []  # the full draw's order; the still artists painted over what moves
 
     def _draw(self):
         if self._drawn is None:
@@ -453,18 +455,65 @@ class Animation:
 
     def draw_background(self):
         """Draw the figure without what moves (the artists ``update`` returns, set to step 0 and animated)
-        and keep it as the background ``frames`` blits onto. This draw lays the figure out (its layout
-        engine runs): a caller that checks the drawn figure before the frames needs no draw of its own."""
-        for a in self.update(0):
+        and keep it as the background ``frames`` blits onto. This draw lays the figure out, and the layout
+        then stays as it is (its engine is set to none): a caller that checks the drawn figure before the
+        frames needs no draw of its own. What a full draw paints over the moving artists (``_over_moving``:
+        the start labels, the start dots, the minimum's star) is left out of the background and painted
+        again on each frame, in the full draw's order, so that each frame is the figure a full draw of
+        its step would give."""
+        moving = self.update(0)
+        for a in moving:
+            a.set_animated(True)
+        self.fig.draw_without_rendering()  # the layout and every text's size: nothing is rasterised
+        self.fig.set_layout_engine("none")  # so the background's draw keeps the positions the layout gave
+        self._order = _draw_order(self.fig)
+        self._over = self._over_moving(moving)
+        for a in self._over:  # out of the background (animated artists are not drawn), yet visible and placed
             a.set_animated(True)
         self.fig.canvas.draw()
         self._background = self.fig.canvas.copy_from_bbox(self.fig.bbox)
+        for a in self._over:
+            a.set_animated(False)
+
+    def _over_moving(self, moving) -> list:
+        """The still artists a full draw paints after a moving artist and where that one can paint, in the
+        full draw's order (``_draw_order``). Where a moving artist can paint: its clip box (its axes, in
+        whole pixels as Agg clips), or, drawn unclipped (a text), where it is at any frame. A still artist
+        painted over one of these is itself repainted, so what comes after it and lies on it is too."""
+        renderer = self.fig.canvas.get_renderer()
+        clipped = lambda a: a.get_clip_on() and a.get_clip_box() is not None
+        ever, free = {id(a): a for a in moving}, {}
+        for step in np.unique(self.frame_steps):
+            for a in self.update(int(step)):
+                ever[id(a)] = a
+                if not clipped(a) and a.get_visible():
+                    box = _painted(a, renderer)
+                    free[id(a)] = Bbox.union([free[id(a)], box]) if id(a) in free else box
+        self.update(0)
+        key = lambda a: self._order[id(a)][0]
+        places = [(key(a), free[i] if i in free else Bbox(np.floor(a.get_clip_box().get_points() + 0.5)))
+                  for i, a in ever.items() if clipped(a) or i in free]
+        if not places:
+            return []
+        first = min(k for k, _ in places)
+        candidates = [(k, a, _painted(a, renderer)) for k, a in self._order.values()
+                      if k > first and id(a) not in ever and a.get_visible() and not a.get_animated()]
+        over = {}
+        while True:
+            added = [(k, a, box) for k, a, box in candidates if id(a) not in over and
+                     any(k > k_place and _meets(box, place) for k_place, place in places)]
+            if not added:
+                return sorted(over.values(), key=key)
+            for k, a, box in added:
+                over[id(a)] = a
+                places.append((k, box))
 
     def frames(self):
         """Yield each frame as an ``(height, width, 4)`` RGBA uint8 array (a view of the canvas, valid
         until the next frame is drawn); the background is drawn once (``draw_background``, unless done
         already), and a frame that shows the same step as the one before it (the held end) is not drawn
-        again."""
+        again. On the background go the moving artists and the still ones a full draw paints over them,
+        in the full draw's order."""
         canvas = self.fig.canvas
         if self._background is None:
             self.draw_background()
@@ -472,7 +521,8 @@ class Animation:
         for step in self.frame_steps:
             if step != shown:
                 canvas.restore_region(self._background)
-                for a in self.update(int(step)):
+                artists = list(self.update(int(step))) + self._over
+                for a in sorted(artists, key=lambda a: self._order[id(a)][0]):
                     a.axes.draw_artist(a) if a.axes is not None else self.fig.draw_artist(a)
                 shown = step
             yield np.asarray(canvas.buffer_rgba())
@@ -487,6 +537,40 @@ class Animation:
     def funcanimation(self, interval: int = 60) -> FuncAnimation:
         return FuncAnimation(self.fig, lambda k: self.update(int(self.frame_steps[k])),
                              frames=len(self.frame_steps), interval=interval, blit=False)
+
+
+def _draw_order(fig) -> dict:
+    """``{id(artist): (key, artist)}`` for the figure's own artists and each axes' children: ``key`` sorts them
+    in the order a full draw paints them (matplotlib sorts the figure's artists, axes among them, by
+    zorder, then each axes' children by zorder, in both cases keeping the order of ``get_children``)."""
+    order = {}
+    own = [a for a in fig.get_children() if a is not fig.patch]
+    for i, a in enumerate(own):
+        if a in fig.axes:
+            for j, child in enumerate(c for c in a.get_children() if c is not a.patch):
+                order[id(child)] = ((a.get_zorder(), i, child.get_zorder(), j), child)
+        else:
+            order[id(a)] = ((a.get_zorder(), i, 0, 0), a)
+    return order
+
+
+def _painted(artist, renderer):
+    """The display box ``artist`` can paint: its extent, widened by half its line width and half a pixel
+    of antialiasing (a line's, a spine's or a patch's edge), or for a text by half its halo's stroke (a
+    text's box already has room around the letters)."""
+    from matplotlib.text import Text
+
+    if isinstance(artist, Text):  # a Stroke path effect keeps its settings in _gc (no public accessor)
+        widths, antialiasing = [e._gc.get("linewidth", 0) for e in artist.get_path_effects() if hasattr(e, "_gc")], 0
+    else:
+        widths, antialiasing = (np.ravel(artist.get_linewidth()) if hasattr(artist, "get_linewidth") else []), 0.5
+    pad = max(widths, default=0) / 2 * artist.figure.dpi / 72 + antialiasing
+    return artist.get_window_extent(renderer).padded(pad)
+
+
+def _meets(box, place) -> bool:
+    """Whether two display boxes share some area (boxes that only touch, as an axes and its title, do not)."""
+    return min(box.x1, place.x1) > max(box.x0, place.x0) and min(box.y1, place.y1) > max(box.y0, place.y0)
 
 
 def frame_steps(n_steps: int, max_frames: int = 90, hold: int = 12) -> np.ndarray:

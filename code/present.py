@@ -558,14 +558,15 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 
 def _encode_video(anim, mp4: Path, png: Path):
-    """Draw ``anim``'s frames (blitting) into ffmpeg, which encodes them as they come, then save the still."""
+    """Draw ``anim``'s frames (blitting) into ffmpeg, which encodes them as they come; the still is the
+    last frame, left on the canvas (each frame is the full draw of its step: ``plots.Animation.frames``)."""
     w, h = anim.fig.canvas.get_width_height(physical=True)
     writer = imageio_ffmpeg.write_frames(str(mp4), (w, h), quality=None, **ENCODER)
     writer.send(None)
     for frame in anim.frames():
         writer.send(frame)
     writer.close()
-    save_png(anim.final_frame(), png, dpi=anim.fig.dpi)
+    save_png(anim.fig, png, drawn=True)
 
 
 def _video_html(name: str, alt: str, width: str, w: int, h: int) -> str:
@@ -581,10 +582,9 @@ def _video_html(name: str, alt: str, width: str, w: int, h: int) -> str:
 def _build_video(anim, key: str, name: str, width: str, mp4: Path, png: Path):
     """Check, draw, encode and keep in the cache one video and its still. The figure is laid out and
     drawn once for the frames' background, which the checks read; the frames and the still are drawn in
-    that layout."""
+    that layout (``plots.Animation.draw_background`` keeps it)."""
     anim.draw_background()
     check_figure(anim.fig, width, name, drawn=True)
-    anim.fig.set_layout_engine("none")  # keeps the positions the layout gave; later draws only render
     _encode_video(anim, mp4, png)
     C.store(key, [mp4, png])
     w, h = _png_size(png)

@@ -383,3 +383,44 @@ def test_a_missing_value_is_written_on_its_own_row():
     P.paired_dots(ax, list("abcdefgh"), [[10, 290], [10, np.nan]] + [[10, 20]] * 6, missing="not within 3,000")
     assert S.text_overlaps(fig) == []
     plt.close(fig)
+
+
+def _crossing_labels():
+    """The deck's clipping slide in small: two runs from one start on Rosenbrock's banana, one diverging
+    (its note appears), one zig-zagging across its start, its dot and both names; the minimum's star; the
+    loss below, its curve along the axes' edges."""
+    f = O.SURFACES["rosenbrock"]
+    wild = O.run(O.gd(0.003), f, steps=120)
+    tame = O.run(O.clipped(O.gd(0.003), 100.0), f, steps=120)
+    tracks = [P.Track(wild.path, "gd", label="GD, not clipped", reference=True, diverged_at=int(wild.diverged_at)),
+              P.Track(tame.path, "gd", label="GD, clipped")]
+    return P.animate([P.PathPanel(f, tracks), P.SeriesPanel({"clipped": (tame.loss, "gd")})], size=(12.8, 5.6))
+
+
+def _differs_from_full_draws(anim, steps) -> dict:
+    """For each of ``steps``: how many pixels of its blitted frame differ from a full draw of the figure
+    at that step (every artist drawn in matplotlib's order)."""
+    frames = {}
+    for step, frame in zip(anim.frame_steps, anim.frames()):
+        if int(step) in steps:
+            frames[int(step)] = frame.copy()
+    differ = {}
+    for step in steps:
+        for a in anim.update(step):
+            a.set_animated(False)
+        anim.fig.canvas.draw()
+        differ[step] = int(np.any(np.asarray(anim.fig.canvas.buffer_rgba()) != frames[step], axis=-1).sum())
+    return differ
+
+
+def test_each_frame_is_the_full_draw_of_its_step(monkeypatch):
+    anim = _crossing_labels()
+    notes = [a.get_text() for a in anim.update(120) if hasattr(a, "get_text")]
+    assert any(n.startswith("diverged at step") for n in notes), f"the fixture should show the note: {notes}"
+    steps = [0, 3, 40, 120]
+    assert _differs_from_full_draws(anim, steps) == dict.fromkeys(steps, 0)
+    # The defect: blitting the moving paths over a background that holds everything else paints them over
+    # the start dots, the names, the star and the loss panel's spines, which a full draw paints over them.
+    monkeypatch.setattr(P.Animation, "_over_moving", lambda self, moving: [])
+    differ = _differs_from_full_draws(_crossing_labels(), steps)
+    assert all(n > 50 for n in differ.values()), differ
