@@ -135,3 +135,22 @@ print(S.video(anim, "m", alt=f"Momentum reaches the minimum in {n} steps."))
     # lines of the code beside it are named by what they hold (present.line_ref), not by a typed number
     assert typed_numbers(prose_of_markdown("Below 1e-6 for good; line 5 and lines 8 and 9 of the code.")) == ["5", "8", "9"]
     assert typed_numbers(prose_of_markdown("It reached 2.5e-09 at step 12.")) == ["2.5e-09", "12"]
+
+
+def e_notation_in_text(text: str) -> list[str]:
+    """Numbers in e-notation in a qmd file's text for the audience (outside code, code spans and math): a
+    slide writes $10^{-6}$, and a library's setting as code, `lr=2e-3`."""
+    text = re.sub(r"`[^`]*`|\$[^$]*\$", " ", prose_of_markdown(text))
+    return [m.group(0) for m in D.E_NOTATION.finditer(text)]
+
+
+@pytest.mark.parametrize("path", files(), ids=lambda p: str(p.relative_to(SLIDES)))
+def test_no_e_notation_in_the_slide_text(path):
+    found = e_notation_in_text(path.read_text())
+    assert found == [], f"{path.name}: {found}: write powers of ten as $10^{{-6}}$, a library's setting as code"
+
+
+def test_the_e_notation_check_catches_a_typed_one_and_passes_code_and_math():
+    clean = "PyTorch `Adamax` (`lr=2e-3`) stays below $10^{-6}$ and $2 \\times 10^{-3}$.\n\n```{python}\nx = 1e-6\n```\n"
+    assert e_notation_in_text(clean) == []
+    assert e_notation_in_text(clean.replace("(`lr=2e-3`)", "(lr 2e-3)")) == ["2e-3"]
