@@ -315,8 +315,27 @@ def axe(page) -> list[str]:
     return page.evaluate(AXE_RUN_JS, [AXE_TAGS, list(AXE_IMPACTS), [[r, sel] for r, sel, _ in AXE_ALLOWED]])
 
 
+# ------------------------------------------------------------------------------------------------
+# pros and cons: each claim carries its sign
+# ------------------------------------------------------------------------------------------------
+
+CLAIMS_JS = """() => [...Reveal.getCurrentSlide().querySelectorAll('.pro, .con')].map(block => {
+  const claim = block.querySelector('p');
+  return [block.classList.contains('pro') ? 'pro' : 'con', claim ? claim.innerText : '',
+          claim ? getComputedStyle(claim, '::before').content : 'none'];
+})"""
+SIGNS = {"pro": '"+ "', "con": '"\u2212 "'}
+
+
+def unsigned_claims(page) -> list[str]:
+    """The pros and cons on the current slide whose claim (the block's first paragraph, typed or printed by
+    a cell) does not open with its sign, a green + or an orange −, as the theme gives it."""
+    return [f"{kind} without its sign: {text[:60]!r}" for kind, text, before in page.evaluate(CLAIMS_JS)
+            if before != SIGNS[kind]]
+
+
 CHECKS = {"overflow": lambda page: overflow(page), "raw_math": lambda page: raw_math(page),
-          "text_size": text_size, "output_blocks": output_blocks, "axe": axe}
+          "text_size": text_size, "output_blocks": output_blocks, "axe": axe, "claims": unsigned_claims}
 
 
 def walk(session: Session, checks=tuple(CHECKS)) -> dict:

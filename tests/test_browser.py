@@ -345,6 +345,37 @@ def test_each_defect_is_caught(browser, bad_deck):
     s.page.context.close()
 
 
+CLAIMS = """## Pros and cons
+
+::: {.pro}
+A typed claim.
+
+Its evidence.
+:::
+
+::: {.con}
+::: {.cell}
+A claim a cell printed, about $1/B$.
+
+Its evidence, printed too.
+:::
+:::
+"""
+
+
+def test_a_claim_carries_its_sign_typed_or_printed_by_a_cell(browser, tmp_path):
+    """Each claim of a pros-and-cons block opens with its sign; with the theme's rule as it was (the sign only
+    on a paragraph right inside the block), the claim a cell printed, inside the cell's div, has none."""
+    found = {}
+    for name, css in (("theme", ""), ("old rule", ".reveal .con > .cell:first-child > p:first-child::before { content: none; }")):
+        deck = build_deck(tmp_path / name.replace(" ", "-"), CLAIMS, css=css)
+        s = B.open_deck(browser, deck, deck.parent)
+        found[name] = B.walk(s, checks=("claims",))["claims"]
+        s.page.context.close()
+    assert found["theme"] == []
+    assert len(found["old rule"]) == 1 and "con without its sign: 'A claim a cell printed" in found["old rule"][0], found
+
+
 def test_without_the_filter_the_period_after_math_is_caught_alone_on_a_line(browser, media_html, tmp_path):
     """Without slides/includes/math-punctuation.lua the browser may break between inline math and the
     period after it: in the clean deck's column that breaks wherever it may (``overflow-wrap: anywhere``,
@@ -691,6 +722,7 @@ def test_rendered_deck_in_the_browser(rendered_walk):
     assert found["visited"] > 50
     assert found["overflow"] == [], "\n".join(found["overflow"][:20])
     assert found["raw_math"] == [], "\n".join(found["raw_math"][:20])
+    assert found["claims"] == [], "\n".join(found["claims"][:20])
     assert found["outside_requests"] == [], found["outside_requests"][:10]
     assert found["console_errors"] == [] and found["failed_requests"] == []
 
@@ -1003,15 +1035,14 @@ def test_post_render_prints_every_deck_the_render_wrote(monkeypatch, tmp_path):
 
 
 def test_every_variant_passes_the_browser_checks(browser, rendered_variant):
-    """The core lecture and every seminar deck: overflow, raw TeX, text size, printed output, axe, offline,
-    every animation present and counted, and figures that fill their slides (over all the variant's figure
+    """The core lecture and every seminar deck: overflow, raw TeX, text size, printed output, axe, the signs of
+    pros and cons, offline, every animation present and counted, and figures that fill their slides (over all the variant's figure
     slides: a seminar deck has only a few), as on the full lecture."""
     profile, decks = rendered_variant
     problems, shares = [], []
     for html in decks:
         found = B.check_deck(browser, html, output_root(html))
-        for check in ("overflow", "raw_math", "text_size", "output_blocks", "axe", "console_errors", "failed_requests",
-                      "outside_requests"):
+        for check in (*B.CHECKS, "console_errors", "failed_requests", "outside_requests"):
             problems += [f"{html.name}: {check}: {p}" for p in found[check]]
         s = B.open_deck(browser, html, output_root(html))
         shares += [(n, f"{html.stem}: {title}", share) for n, title, share in B.figure_shares(s)]
