@@ -1071,8 +1071,8 @@ def test_post_render_prints_every_deck_the_render_wrote(monkeypatch, tmp_path):
 
 def test_every_variant_passes_the_browser_checks(browser, rendered_variant):
     """The core lecture and every seminar deck: overflow, raw TeX, text size, printed output, axe, the signs of
-    pros and cons, offline, every animation present and counted, and figures that fill their slides (over all the variant's figure
-    slides: a seminar deck has only a few), as on the full lecture."""
+    pros and cons, offline, every animation present and counted, and figures that fill their slides (over all
+    the variant's figure slides: a seminar deck has only a few), as on the full lecture."""
     profile, decks = rendered_variant
     problems, shares = [], []
     for html in decks:
