@@ -614,19 +614,26 @@ FENCE_HEIGHTS_JS = """() => [...document.querySelectorAll('math mo[form="prefix"
   .map(mo => mo.getBoundingClientRect().height / parseFloat(getComputedStyle(mo).fontSize))"""
 
 
+def with_and_without_math_script(browser, tmp_path, slides_md: str, measure_js: str) -> dict[bool, list]:
+    """``measure_js`` evaluated on the first slide of ``slides_md`` in the deck's math font, with (True) and
+    without (False) slides/includes/math.html."""
+    found = {}
+    for script in (True, False):
+        tmp = tmp_path / f"math-script-{script}"
+        tmp.mkdir()
+        html = build_deck(tmp, slides_md, css=math_font_face(tmp), fences=script)
+        s = B.open_deck(browser, html, tmp)
+        B.go(s.page, B.slide_indices(s.page)[1], settle_ms=300)
+        found[script] = s.page.evaluate(measure_js)
+        s.page.context.close()
+    return found
+
+
 def test_brackets_stretch_only_around_a_fraction(browser, tmp_path):
     """In the deck's math font the brackets of 1/(1 - mu), (1 - beta_1) and (1 - b) are the font's own, about
     1.1 em tall, and the one around a fraction stretches to it. Without slides/includes/math.html the three
     come out 1.25 em tall or more: a descender, a subscript or an ascender inside is enough."""
-    heights = {}
-    for fences in (True, False):
-        tmp = tmp_path / f"fences-{fences}"
-        tmp.mkdir()
-        html = build_deck(tmp, FENCES, css=math_font_face(tmp), fences=fences)
-        s = B.open_deck(browser, html, tmp)
-        B.go(s.page, B.slide_indices(s.page)[1], settle_ms=300)
-        heights[fences] = s.page.evaluate(FENCE_HEIGHTS_JS)  # in em of each bracket's font size
-        s.page.context.close()
+    heights = with_and_without_math_script(browser, tmp_path, FENCES, FENCE_HEIGHTS_JS)  # in em of each bracket's size
     *inline, frac = heights[True]
     assert len(inline) == 3 and all(h < 1.15 for h in inline) and frac > 2, heights
     *inline, frac = heights[False]
@@ -655,15 +662,7 @@ def test_a_root_leaves_no_blank_after_it(browser, tmp_path):
     """In the deck's math font, Chromium sizes a root by the font's widest root sign, so a third of an em of
     blank follows it ("1/sqrt(B)  on", "sqrt(v_t)  + eps"); slides/includes/math.html takes it back, also for
     a root that is a whole denominator."""
-    gaps = {}
-    for script in (True, False):
-        tmp = tmp_path / f"roots-{script}"
-        tmp.mkdir()
-        html = build_deck(tmp, ROOTS, css=math_font_face(tmp), fences=script)
-        s = B.open_deck(browser, html, tmp)
-        B.go(s.page, B.slide_indices(s.page)[1], settle_ms=300)
-        gaps[script] = s.page.evaluate(ROOT_GAPS_JS)
-        s.page.context.close()
+    gaps = with_and_without_math_script(browser, tmp_path, ROOTS, ROOT_GAPS_JS)
     assert len(gaps[True]) == 3 and all(abs(g) < 0.03 for g in gaps[True]), gaps
     assert all(g > 0.25 for g in gaps[False]), gaps
 
