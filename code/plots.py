@@ -528,8 +528,9 @@ class Animation:
             yield np.asarray(canvas.buffer_rgba())
 
     def final_frame(self):
-        """The figure as it looks at the end: every path in full, with its time dots (the still that
-        print and PDF show instead of the video)."""
+        """The figure as it looks at the end, for a full draw (a notebook, a saved figure): every path in
+        full, with its time dots; the same pixels as the last frame, which ``present`` keeps as the still
+        that print and PDF show instead of the video."""
         for a in self.update(int(self.frame_steps[-1])):
             a.set_animated(False)
         return self.fig
