@@ -470,6 +470,14 @@ def plain_text(text: str) -> str:
     return re.sub(r"\$([^$]*)\$", lambda m: spoken(m.group(1)), text)
 
 
+def check_claim(holds, claim: str, evidence: str):
+    """``ValueError`` when a claim typed on a slide (a pro or a con, say) is not what the cell beside it computed:
+    a change in the module or in a setting must fail the render, not leave the slide contradicting its own
+    numbers. ``evidence`` says what was computed."""
+    if not holds:
+        raise ValueError(f"the slide says {claim!r}, but its evidence does not hold: {evidence}")
+
+
 def notes(text: str) -> str:
     """Speaker notes as Markdown for an ``output: asis`` cell: the way a note states a computed number."""
     return f"\n::: {{.notes}}\n{text.strip()}\n:::\n"

@@ -447,3 +447,9 @@ def test_save_png_keeps_a_colour_few_pixels_have(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match=r"star\.png: in 256 colours a pixel would change by \d+ of 255"):
         S.save_png(fig, tmp_path / "star.png", drawn=True)
     P.plt.close(fig)
+
+
+def test_a_claim_its_evidence_contradicts_fails_the_cell():
+    S.check_claim(3 < 5, "Faster than Adam", "steps 3 against 5")
+    with pytest.raises(ValueError, match=r"the slide says 'Faster than Adam', but its evidence does not hold: steps 5 against 3"):
+        S.check_claim(5 < 3, "Faster than Adam", "steps 5 against 3")
