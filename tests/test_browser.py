@@ -29,7 +29,7 @@ NODE_MODULES = ROOT / "tests" / "browser" / "node_modules"
 REVEAL = NODE_MODULES / "reveal.js"
 A11Y = ROOT / "slides" / "includes" / "a11y.html"
 MATH_PUNCTUATION = ROOT / "slides" / "includes" / "math-punctuation.lua"  # the decks' filter (slides/_metadata.yml)
-MATH_FENCES = ROOT / "slides" / "includes" / "math.html"  # the decks' script that keeps brackets at text size
+MATH_SCRIPT = ROOT / "slides" / "includes" / "math.html"  # the decks' script: brackets at text size, no blank after roots
 # Quarto's layout CSS (its revealjs theme and line-highlight plugin, 1.8): columns as inline blocks that
 # clip nothing, code blocks as wide as their column that scroll,
 # numbered code lines shifted left into the room of their numbers, and the lines a code walk-through is
@@ -81,12 +81,12 @@ def theme_rules() -> str:
 
 
 def build_deck(tmp: Path, slides_md: str, a11y: bool = True, css: str = "", lua: bool = True,
-               fences: bool = True) -> Path:
+               math_script: bool = True) -> Path:
     """Write a reveal.js deck from Markdown slides with pandoc; return the HTML path. Like the real deck
     it gets the theme's rules, (``a11y``) the deck's accessibility script, slides/includes/a11y.html,
-    (``lua``) its filter that keeps punctuation on the line of the math before it, and (``fences``) its
-    script that keeps brackets at text size, slides/includes/math.html; ``css`` comes after the theme's
-    rules."""
+    (``lua``) its filter that keeps punctuation on the line of the math before it, and (``math_script``)
+    its script that keeps brackets at text size and leaves no blank after a root, slides/includes/math.html;
+    ``css`` comes after the theme's rules."""
     pypandoc = pytest.importorskip("pypandoc", reason="pypandoc-binary is not installed")
     shutil.copytree(reveal_js(), tmp / "reveal.js", dirs_exist_ok=True)
     (tmp / "style.html").write_text(f"<style>{theme_rules()}\n{QUARTO_CODE_CSS}\n{css}</style>")
@@ -95,7 +95,7 @@ def build_deck(tmp: Path, slides_md: str, a11y: bool = True, css: str = "", lua:
         "--standalone", "--mathml", "--slide-level=2", "-V", "revealjs-url=reveal.js", "-V", "theme=white",
         "-V", "width=1600", "-V", "height=900", "--include-in-header", str(tmp / "style.html"),
         "--metadata", "title=Test deck", *(["--include-after-body", str(A11Y)] if a11y else []),
-        *(["--include-after-body", str(MATH_FENCES)] if fences else []),
+        *(["--include-after-body", str(MATH_SCRIPT)] if math_script else []),
         *(["--lua-filter", str(MATH_PUNCTUATION)] if lua else [])])
     return html
 
@@ -621,7 +621,7 @@ def with_and_without_math_script(browser, tmp_path, slides_md: str, measure_js: 
     for script in (True, False):
         tmp = tmp_path / f"math-script-{script}"
         tmp.mkdir()
-        html = build_deck(tmp, slides_md, css=math_font_face(tmp), fences=script)
+        html = build_deck(tmp, slides_md, css=math_font_face(tmp), math_script=script)
         s = B.open_deck(browser, html, tmp)
         B.go(s.page, B.slide_indices(s.page)[1], settle_ms=300)
         found[script] = s.page.evaluate(measure_js)
