@@ -192,6 +192,14 @@ def output_text(cell: Cell) -> str:
     return "".join(parts)
 
 
+NAN_OR_INF = re.compile(r"(?<![\w.])(nan|inf)(?![\w])", re.I)  # a diverged number on a slide: never shown
+
+
+def shows_nan_or_inf(text: str) -> bool:
+    """Whether ``text`` (what a cell printed, ``output_text``) shows a NaN or an infinity."""
+    return NAN_OR_INF.search(text) is not None
+
+
 def _seconds(execution: dict) -> float | None:
     """A cell's run time from nbclient's record of when the kernel started it and when it replied."""
     start, end = execution.get("iopub.execute_input"), execution.get("shell.execute_reply")
@@ -252,6 +260,11 @@ def printed_numbers(markdown: str) -> list[str]:
 HYPHEN_MINUS = re.compile(r"(?<![\w\-)\]/^{}])-\d+(?:[.,]\d+)*")
 
 
+def without_code_and_math(text: str) -> str:
+    """``text`` with its code spans and ``$...$`` math blanked out: what is left is read as prose."""
+    return re.sub(r"`[^`]*`|\$[^$]*\$", " ", text)
+
+
 def hyphen_minus(markdown: str) -> list[str]:
     """The numbers of ``markdown``'s text for the audience (slide text, notes, and text alternatives in raw HTML)
     written with a hyphen for their minus sign; code, code spans and ``$...$`` math are skipped."""
@@ -263,7 +276,7 @@ def hyphen_minus(markdown: str) -> list[str]:
             texts.append(part)
     found = []
     for text in texts:
-        text = re.sub(r"`[^`]*`|\$[^$]*\$", " ", text)
+        text = without_code_and_math(text)
         found += [text[max(0, m.start() - 12):m.end()].strip() for m in HYPHEN_MINUS.finditer(text)]
     return found
 

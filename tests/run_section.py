@@ -44,7 +44,7 @@ def problems(cells) -> list[str]:
                     and not c.options.get("echo"):
                 found.append(f"{c.label}: prints a stdout block on a slide that shows no code: {o['text'][:200]!r}")
         text = D.output_text(c)
-        if re.search(r"(?<![\w.])(nan|inf)(?![\w])", text, re.I):
+        if D.shows_nan_or_inf(text):
             found.append(f"{c.label}: shows nan or inf")
         if c.options.get("output") == "asis":
             found += [f"{c.label}: {p}" for p in D.prose_problems(text)]

@@ -170,7 +170,7 @@ def test_every_cell_runs_without_warnings_or_nan(executed):
                     f"cell {c.label} wrote to stderr:\n{o['text'][:800]}"
                 assert o.get("output_type") != "error"
             text = D.output_text(c)
-            assert not re.search(r"(?<![\w.])(nan|inf)(?![\w])", text, re.I), f"cell {c.label} shows nan or inf:\n{text[:500]}"
+            assert not D.shows_nan_or_inf(text), f"cell {c.label} shows nan or inf:\n{text[:500]}"
 
 
 def test_no_output_pulls_in_javascript_from_a_cdn(executed):
@@ -245,6 +245,11 @@ def test_printed_numbers_are_found_in_notes_and_alt_texts_only():
     assert D.printed_numbers('<img src="media/a.png" alt="GD is still 4e-05 at step 300.">') == ["4e-05"]
     assert D.printed_numbers("| Adam | eps 1e-08 |\n" + note.replace("7.5e-172", "$7.5 \\times 10^{-172}$")) == ["3.1e+00"]
     assert D.printed_numbers("::: {.notes}\nstep 1e3x, version 1.2e5.1, a0e1 and 0.476, 2,060\n:::\n") == []
+
+
+def test_shows_nan_or_inf_finds_a_diverged_number_and_passes_words():
+    assert D.shows_nan_or_inf("the loss is nan at step 5") and D.shows_nan_or_inf("x = -inf") and D.shows_nan_or_inf("NaN")
+    assert not D.shows_nan_or_inf("an infinity of finance, nanoseconds, 1.5 and info")
 
 
 def test_prose_problems_names_each_defect():

@@ -140,8 +140,7 @@ print(S.video(anim, "m", alt=f"Momentum reaches the minimum in {n} steps."))
 def e_notation_in_text(text: str) -> list[str]:
     """Numbers in e-notation in a qmd file's text for the audience (outside code, code spans and math): a
     slide writes $10^{-6}$, and a library's setting as code, `lr=2e-3`."""
-    text = re.sub(r"`[^`]*`|\$[^$]*\$", " ", prose_of_markdown(text))
-    return [m.group(0) for m in D.E_NOTATION.finditer(text)]
+    return [m.group(0) for m in D.E_NOTATION.finditer(D.without_code_and_math(prose_of_markdown(text)))]
 
 
 @pytest.mark.parametrize("path", files(), ids=lambda p: str(p.relative_to(SLIDES)))
