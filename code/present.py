@@ -722,6 +722,15 @@ def explorer(data: dict, backgrounds: dict, still, alt: str) -> str:
 </script>""")
 
 
+def tex_number(x: float) -> str:
+    """A setting to write inside ``$...$``: a power of ten below 0.001 as ``10^{-8}``, any other number as
+    ``:g`` writes it (``0.01``, ``0.999``). For a computed number, outside math, use ``number``."""
+    x = float(x)
+    if 0 < x < 1e-3 and float(np.log10(x)).is_integer():
+        return f"10^{{{round(np.log10(x))}}}"
+    return f"{x:g}"
+
+
 def number(x: float, digits: int = 3) -> str:
     """A number as Markdown for a slide: ``0.476``, ``3,200``, ``−2.24`` (a minus sign, as the figures write
     it, not a hyphen), or inline math ``$1.2 \\times 10^{-5}$``. Use it outside ``$...$``: it brings its own

@@ -453,3 +453,8 @@ def test_a_claim_its_evidence_contradicts_fails_the_cell():
     S.check_claim(3 < 5, "Faster than Adam", "steps 3 against 5")
     with pytest.raises(ValueError, match=r"the slide says 'Faster than Adam', but its evidence does not hold: steps 5 against 3"):
         S.check_claim(5 < 3, "Faster than Adam", "steps 5 against 3")
+
+
+def test_tex_number_writes_small_powers_of_ten_as_powers():
+    assert [S.tex_number(x) for x in (1e-8, 1e-10, 1e-6, 1e-2, 0.001, 0.999, 1.0, 0.004, 2.5e-4)] == \
+        ["10^{-8}", "10^{-10}", "10^{-6}", "0.01", "0.001", "0.999", "1", "0.004", "0.00025"]
