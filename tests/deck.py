@@ -281,11 +281,31 @@ def hyphen_minus(markdown: str) -> list[str]:
     return found
 
 
+# A symbol or a formula in the speaker notes is typeset, as on the slides ($\eta$, $\beta_2^t$, $\sqrt{\hat v_t}$):
+# the reading mode and the notes PDF show the notes to a student, and there "eta", "beta_2^t" and "root(v-hat)"
+# read as code. Found: a Greek letter spelled out, a name with an index or a power, a root written as a call, a
+# hat written "-hat". A Python name (`weight_decay`) goes in a code span.
+GREEK = "alpha|beta|gamma|delta|epsilon|eta|theta|kappa|lambda|mu|nu|rho|sigma|tau|phi|psi|omega"
+SPELLED_MATH = re.compile(rf"\b(?:{GREEK})(?:[_^]\w+)*\b|\b[A-Za-z]\w*_\w+|\w\^[\w(]|\b(?:root|sqrt)\(|\b\w+-hat\b")
+# A character no text for the audience holds: what a TeX command becomes in a Python string that is not raw
+# ("\beta" holds a backspace, "\frac" a form feed, "\times" a tab).
+CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
+
+
+def spelled_math(markdown: str) -> list[str]:
+    """The symbols and formulas the speaker notes of ``markdown`` spell out in ASCII, outside math and code spans."""
+    notes = re.findall(r"^::: \{\.notes\}\n(.*?)^:::$", markdown, re.M | re.S)
+    return [m.group(0) for note in notes for m in SPELLED_MATH.finditer(without_code_and_math(note))]
+
+
 def prose_problems(markdown: str) -> list[str]:
     """What is wrong with the Markdown an ``output: asis`` cell printed: a Python repr, an open code fence, a
     number that starts a numbered list by accident, a number in e-notation in a note or a text alternative, a
-    hyphen for a minus sign."""
+    hyphen for a minus sign, a symbol or formula spelled out in a note, a control character."""
     found = []
+    if CONTROL.search(markdown):
+        found.append(f"holds the control character {CONTROL.search(markdown).group(0)!r}: a TeX command in a string "
+                     "that is not raw? write it rf\"...\" or double the backslash")
     if "np.float64(" in markdown or "array(" in markdown:
         found.append("prints a Python repr")
     if markdown.count("```") % 2:
@@ -294,4 +314,5 @@ def prose_problems(markdown: str) -> list[str]:
               "of the line" for line in numbered_by_accident(markdown)]
     found += [f"{n} in a note or alt text: format it with present.number" for n in printed_numbers(markdown)]
     found += [f"{s!r}: a hyphen for a minus sign; format the number with present.number" for s in hyphen_minus(markdown)]
+    found += [f"{s!r} in a note: typeset it as math ($...$), or a Python name as code" for s in spelled_math(markdown)]
     return found

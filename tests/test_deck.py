@@ -261,6 +261,19 @@ def test_prose_problems_names_each_defect():
         ["1e-06 in a note or alt text: format it with present.number"]
 
 
+def test_spelled_math_finds_ascii_symbols_in_notes_and_passes_typeset_ones():
+    typeset = ("::: {.notes}\nWith $\\beta_2 = 0.999$ the step is $\\eta_t = \\eta \\sqrt{1 - \\beta_2^t}$, "
+               "AdaDelta and Adam's `weight_decay` flag; the metaphor of a heavy ball.\n:::\n")
+    assert D.spelled_math(typeset) == [] and D.prose_problems(typeset) == []
+    spelled = ("::: {.notes}\nWith beta_2 = 0.999 the step is eta_t = eta root(1 - beta_2^t), m-hat over v-hat, "
+               "mu = 0.9, sigma squared, x^2 and the weight_decay flag.\n:::\n")
+    assert D.spelled_math(spelled) == ["beta_2", "eta_t", "eta", "root(", "beta_2^t", "m-hat", "v-hat", "mu", "sigma",
+                                       "x^2", "weight_decay"]
+    assert D.spelled_math('<img alt="learning rate times lambda max">') == []  # text alternatives stay plain
+    # a TeX command in a Python string that is not raw: "\beta" holds a backspace
+    assert D.prose_problems("::: {.notes}\n$" + "\beta" + "_2$\n:::\n")[0].startswith("holds the control character '\\x08'")
+
+
 def test_hyphen_minus_finds_a_hyphen_for_a_minus_sign_in_text_for_the_audience():
     assert D.hyphen_minus("AMSGrad moves it to -2.24; Adam to \u22122.5.") == ["moves it to -2.24"]
     assert D.hyphen_minus('```{=html}\n<img alt="the well at x = -1.11" style="margin:-1px">\n```\n') == \

@@ -153,3 +153,22 @@ def test_the_e_notation_check_catches_a_typed_one_and_passes_code_and_math():
     clean = "PyTorch `Adamax` (`lr=2e-3`) stays below $10^{-6}$ and $2 \\times 10^{-3}$.\n\n```{python}\nx = 1e-6\n```\n"
     assert e_notation_in_text(clean) == []
     assert e_notation_in_text(clean.replace("(`lr=2e-3`)", "(lr 2e-3)")) == ["2e-3"]
+
+
+def spelled_math_in_typed_notes(text: str) -> list[str]:
+    """The symbols and formulas spelled out in ASCII in the notes a qmd file types outside its cells (the notes
+    that cells print are checked on their output: ``deck.prose_problems``)."""
+    return D.spelled_math(re.sub(r"(?s)```.*?```", "", text))
+
+
+@pytest.mark.parametrize("path", files(), ids=lambda p: str(p.relative_to(SLIDES)))
+def test_no_spelled_math_in_the_typed_notes(path):
+    found = spelled_math_in_typed_notes(path.read_text())
+    assert found == [], f"{path.name}: {found}: typeset symbols and formulas in the notes as math ($\\eta$, $\\beta_2^t$)"
+
+
+def test_the_spelled_math_check_reads_the_notes_and_skips_cells():
+    clean = ("## Momentum\n\n::: {.notes}\nWith $\\mu = 0.9$ the buffer $b_t$ sums the gradients.\n:::\n\n"
+             "```{python}\nbeta_2 = 0.999  # eta, mu\n```\n")
+    assert spelled_math_in_typed_notes(clean) == []
+    assert spelled_math_in_typed_notes(clean.replace("$\\mu = 0.9$", "mu = 0.9")) == ["mu"]
