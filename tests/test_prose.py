@@ -172,3 +172,39 @@ def test_the_spelled_math_check_reads_the_notes_and_skips_cells():
              "```{python}\nbeta_2 = 0.999  # eta, mu\n```\n")
     assert spelled_math_in_typed_notes(clean) == []
     assert spelled_math_in_typed_notes(clean.replace("$\\mu = 0.9$", "mu = 0.9")) == ["mu"]
+
+
+def numbers_inside_math(text: str) -> list[str]:
+    """``present.number`` calls that a cell's f-strings format inside ``$...$``: ``number`` brings its own math
+    for a very small or large value (``$1.2 \\times 10^{-5}$``), which would then open inside the math around it.
+    The ``$`` are counted along each f-string; ``tex_number`` is the helper for a value inside math."""
+    found = []
+    for cell in D.cells(text):
+        try:
+            tree = ast.parse(cell.source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.JoinedStr):
+                continue
+            inside = False
+            for part in node.values:
+                if isinstance(part, ast.Constant):
+                    inside ^= part.value.count("$") % 2 == 1
+                elif inside and any(isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == "number"
+                                    for c in ast.walk(part.value)):
+                    found.append(ast.unparse(part.value))
+    return found
+
+
+@pytest.mark.parametrize("path", files(), ids=lambda p: str(p.relative_to(SLIDES)))
+def test_no_number_formatted_inside_math(path):
+    found = numbers_inside_math(path.read_text())
+    assert found == [], f"{path.name}: {found} inside $...$: write the number after the math ($\\\\eta$ = {{S.number(x)}})"
+
+
+def test_the_math_check_finds_a_number_inside_math_and_passes_one_outside():
+    outside = '```{python}\nprint(f"limit $2/\\\\lambda_{{\\\\max}}$ = {S.number(lr)}, $\\\\mu = {mu:g}$; {S.number(x)}")\n```\n'
+    assert numbers_inside_math(outside) == []
+    inside = outside.replace("$ = {S.number(lr)}", " = {S.number(lr)}$")
+    assert numbers_inside_math(inside) == ["S.number(lr)"]
