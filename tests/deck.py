@@ -298,10 +298,18 @@ def spelled_math(markdown: str) -> list[str]:
     return [m.group(0) for note in notes for m in SPELLED_MATH.finditer(without_code_and_math(note))]
 
 
+def symbols_in_alt_text(markdown: str) -> list[str]:
+    """Indices and powers written as code in the text alternatives of ``markdown`` ("mu_t", "beta_1", "x^2"): a
+    screen reader says "underscore"; a text alternative names a symbol as it is spoken ("beta 1", "x squared")."""
+    alts = re.findall(r'(?:alt|aria-label)="([^"]*)"', markdown)
+    return [m.group(0) for alt in alts for m in re.finditer(r"\w+_\w+|\w*\^\S*", alt)]
+
+
 def prose_problems(markdown: str) -> list[str]:
     """What is wrong with the Markdown an ``output: asis`` cell printed: a Python repr, an open code fence, a
     number that starts a numbered list by accident, a number in e-notation in a note or a text alternative, a
-    hyphen for a minus sign, a symbol or formula spelled out in a note, a control character."""
+    hyphen for a minus sign, a symbol or formula spelled out in a note, an index or a power in a text
+    alternative, a control character."""
     found = []
     if CONTROL.search(markdown):
         found.append(f"holds the control character {CONTROL.search(markdown).group(0)!r}: a TeX command in a string "
@@ -315,4 +323,5 @@ def prose_problems(markdown: str) -> list[str]:
     found += [f"{n} in a note or alt text: format it with present.number" for n in printed_numbers(markdown)]
     found += [f"{s!r}: a hyphen for a minus sign; format the number with present.number" for s in hyphen_minus(markdown)]
     found += [f"{s!r} in a note: typeset it as math ($...$), or a Python name as code" for s in spelled_math(markdown)]
+    found += [f"{s!r} in a text alternative: write the symbol as it is spoken" for s in symbols_in_alt_text(markdown)]
     return found

@@ -274,6 +274,15 @@ def test_spelled_math_finds_ascii_symbols_in_notes_and_passes_typeset_ones():
     assert D.prose_problems("::: {.notes}\n$" + "\beta" + "_2$\n:::\n")[0].startswith("holds the control character '\\x08'")
 
 
+def test_symbols_in_alt_text_finds_indices_and_powers_and_passes_spoken_ones():
+    spoken = '<img alt="momentum mu at step t for beta 1 = 0.9, below 10⁻⁶, file gd_path.png">'
+    assert D.symbols_in_alt_text(spoken) == ["gd_path"]  # a file name is text too: keep it out of what is read
+    assert D.symbols_in_alt_text(spoken.replace(", file gd_path.png", "")) == []
+    written = '<img alt="momentum mu_t for beta_1 = 0.9 and x^2">'
+    assert D.symbols_in_alt_text(written) == ["mu_t", "beta_1", "x^2"]
+    assert D.symbols_in_alt_text("::: {.notes}\n$\\beta_1$ and mu_t in a note\n:::\n") == []  # notes: spelled_math
+
+
 def test_hyphen_minus_finds_a_hyphen_for_a_minus_sign_in_text_for_the_audience():
     assert D.hyphen_minus("AMSGrad moves it to -2.24; Adam to \u22122.5.") == ["moves it to -2.24"]
     assert D.hyphen_minus('```{=html}\n<img alt="the well at x = -1.11" style="margin:-1px">\n```\n') == \
