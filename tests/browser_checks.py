@@ -158,10 +158,48 @@ VISIBLE_TEXT_JS = """() => {
 }"""
 
 
+# Content under the deck's chrome: the footer's text, the slide number and the menu button sit at the bottom of
+# the screen, over the slide (Quarto places them, fixed), so a slide can stay inside its box and still run
+# its last line into the footer. Compared on glyphs: each text's own boxes, and the boxes of pictures, videos
+# and math; the chrome's text boxes (the footer's box spans the whole width) and the menu button's box.
+UNDER_CHROME_JS = r"""(tol) => {
+  const slide = Reveal.getCurrentSlide();
+  const shown = el => { for (let a = el; a && a !== document.body; a = a.parentElement) {
+      const st = getComputedStyle(a); if (st.display === 'none' || st.visibility === 'hidden' || +st.opacity === 0) return false; }
+    return true; };
+  const texts = root => { const out = []; const walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+    for (let t = walk.nextNode(); t; t = walk.nextNode()) {
+      if (!t.textContent.trim() || t.parentElement.closest('aside.notes, .speaker-notes, math, script, style')
+          || !shown(t.parentElement)) continue;
+      const range = document.createRange(); range.selectNodeContents(t);
+      for (const r of range.getClientRects()) out.push([r, t.textContent.trim()]);
+    }
+    return out; };
+  const chrome = [];
+  for (const el of document.querySelectorAll('.reveal > .footer, .reveal > .slide-number')) {
+    const what = el.classList.contains('footer') ? 'the footer' : 'the slide number';
+    if (shown(el)) for (const [r] of texts(el)) chrome.push([r, what]);
+  }
+  for (const el of document.querySelectorAll('.reveal .slide-menu-button'))
+    if (shown(el)) chrome.push([el.getBoundingClientRect(), 'the menu button']);
+  const content = texts(slide);
+  for (const el of slide.querySelectorAll('img, video, svg, canvas, math'))
+    if (!el.closest('aside.notes, .speaker-notes') && !el.parentElement.closest('svg, math') && shown(el))
+      content.push([el.getBoundingClientRect(), el.tagName.toLowerCase() + (el.getAttribute('alt') ? ' ' + el.getAttribute('alt') : '')]);
+  const out = new Set();
+  for (const [c, what] of content) for (const [r, name] of chrome)
+    if (c.width && c.height && Math.min(c.right, r.right) - Math.max(c.left, r.left) > tol
+        && Math.min(c.bottom, r.bottom) - Math.max(c.top, r.top) > tol)
+      out.add(`runs into ${name}: "${what.slice(0, 50)}"`);
+  return [...out];
+}"""
+
+
 def overflow(page, tol: float = 2.0) -> list[str]:
     """What the current slide does not show whole: elements that extend beyond the slide's box, text a
-    scrolling box (a code block) hides past its right edge, content that reaches out of its column."""
-    return page.evaluate(OVERFLOW_JS, tol)
+    scrolling box (a code block) hides past its right edge, content that reaches out of its column, content
+    under the footer, the slide number or the menu button."""
+    return page.evaluate(OVERFLOW_JS, tol) + page.evaluate(UNDER_CHROME_JS, tol)
 
 
 # Punctuation right after inline math that the browser put at the start of the next line, alone.

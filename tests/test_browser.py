@@ -80,21 +80,31 @@ def theme_rules() -> str:
     return "\n".join(line for line in rules.splitlines() if not line.lstrip().startswith("//"))
 
 
+# Quarto's footer, as it writes it into every deck (a div at the end of .reveal) with its plugin's rules
+# (quarto-support/footer.css): fixed at the bottom of the screen, over the slides.
+FOOTER = """<script>document.querySelector('.reveal').insertAdjacentHTML('beforeend',
+  '<div class="footer footer-default"><p>Test deck</p></div>');</script>
+<style>.reveal .footer { display: block; position: fixed; bottom: 18px; width: 100%; margin: 0 auto;
+  text-align: center; font-size: 18px; z-index: 2; } .reveal .footer > * { margin: 0; }</style>"""
+
+
 def build_deck(tmp: Path, slides_md: str, a11y: bool = True, css: str = "", lua: bool = True,
                math_script: bool = True) -> Path:
     """Write a reveal.js deck from Markdown slides with pandoc; return the HTML path. Like the real deck
     it gets the theme's rules, (``a11y``) the deck's accessibility script, slides/includes/a11y.html,
     (``lua``) its filter that keeps punctuation on the line of the math before it, and (``math_script``)
     its script that keeps brackets at text size and leaves no blank after a root, slides/includes/math.html;
-    ``css`` comes after the theme's rules."""
+    ``css`` comes after the theme's rules. Every deck has Quarto's footer (``FOOTER``)."""
     pypandoc = pytest.importorskip("pypandoc", reason="pypandoc-binary is not installed")
     shutil.copytree(reveal_js(), tmp / "reveal.js", dirs_exist_ok=True)
     (tmp / "style.html").write_text(f"<style>{theme_rules()}\n{QUARTO_CODE_CSS}\n{css}</style>")
+    (tmp / "footer.html").write_text(FOOTER)
     html = tmp / "deck.html"
     pypandoc.convert_text(slides_md, "revealjs", format="markdown", outputfile=str(html), extra_args=[
         "--standalone", "--mathml", "--slide-level=2", "-V", "revealjs-url=reveal.js", "-V", "theme=white",
         "-V", "width=1600", "-V", "height=900", "--include-in-header", str(tmp / "style.html"),
-        "--metadata", "title=Test deck", *(["--include-after-body", str(A11Y)] if a11y else []),
+        "--metadata", "title=Test deck", "--include-after-body", str(tmp / "footer.html"),
+        *(["--include-after-body", str(A11Y)] if a11y else []),
         *(["--include-after-body", str(MATH_SCRIPT)] if math_script else []),
         *(["--lua-filter", str(MATH_PUNCTUATION)] if lua else [])])
     return html
@@ -267,6 +277,11 @@ A link without a name: <a href="#plain"></a>
 ## Faint text {{#faint}}
 
 <p style="color:#c8c8c8">Text too faint to read on white.</p>
+
+## Into the footer {{#footer}}
+
+<div style="height: 725px">Inside the slide's box, yet its last line lies under the footer.</div>
+<p style="margin: 0">Under the footer</p>
 """
 
 
@@ -316,13 +331,16 @@ def test_a_clean_deck_passes_every_check(browser, good_deck):
 def test_each_defect_is_caught(browser, bad_deck):
     s = B.open_deck(browser, bad_deck, bad_deck.parent)
     found = B.walk(s)
-    assert found["visited"] == 15
-    assert slides_named(found["overflow"]) == {"too long", "wide code", "rule past its column", "cut line"}, found["overflow"]
+    assert found["visited"] == 16
+    assert slides_named(found["overflow"]) == {"too long", "wide code", "rule past its column", "cut line", "into the footer"}, \
+        found["overflow"]
     on = lambda title: [p.split(": ", 1)[1] for p in found["overflow"] if f"'{title}'" in p.lower()]
     # a code block scrolls (as Quarto styles it, the div around the pre): the end of the line is hidden
     assert on("wide code") and all(p.startswith("div.sourceCode hides ") for p in on("wide code")), on("wide code")
     assert on("cut line") and all(p.startswith("div.sourceCode hides ") for p in on("cut line")), on("cut line")
     assert on("rule past its column") and all("out of its column" in p for p in on("rule past its column"))
+    # inside the slide's box (no element runs past it), under the footer's text
+    assert on("into the footer") == ['runs into the footer: "Under the footer"'], on("into the footer")
     assert found["raw_math"] and slides_named(found["raw_math"]) == {"raw tex"}
     # the 10 px span is under 24 px and, in a paragraph, under 30 px; the 22 px paragraph only under 30
     assert slides_named(found["text_size"]) == {"small text", "small body"}
