@@ -68,22 +68,27 @@ def literal_strings(node) -> list[str]:
     return []
 
 
-def prose_in_cells(text: str) -> str:
-    """The typed text of alt texts (``alt=``) and notes (``S.notes(...)``) written inside cells."""
-    out = []
+def cell_nodes(text: str):
+    """Every node of the Python syntax trees of a qmd file's cells (a cell that does not parse has none)."""
     for cell in D.cells(text):
         try:
             tree = ast.parse(cell.source)
         except SyntaxError:
             continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call):
-                for kw in node.keywords:
-                    if kw.arg == "alt":
-                        out += literal_strings(kw.value)
-                func = node.func
-                if isinstance(func, ast.Attribute) and func.attr == "notes" and node.args:
-                    out += literal_strings(node.args[0])
+        yield from ast.walk(tree)
+
+
+def prose_in_cells(text: str) -> str:
+    """The typed text of alt texts (``alt=``) and notes (``S.notes(...)``) written inside cells."""
+    out = []
+    for node in cell_nodes(text):
+        if isinstance(node, ast.Call):
+            for kw in node.keywords:
+                if kw.arg == "alt":
+                    out += literal_strings(kw.value)
+            func = node.func
+            if isinstance(func, ast.Attribute) and func.attr == "notes" and node.args:
+                out += literal_strings(node.args[0])
     return prose_of_markdown("\n".join(out))
 
 
@@ -179,28 +184,23 @@ def numbers_inside_math(text: str) -> list[str]:
     for a very small or large value (``$1.2 \\times 10^{-5}$``), which would then open inside the math around it.
     The ``$`` are counted along each f-string; ``tex_number`` is the helper for a value inside math."""
     found = []
-    for cell in D.cells(text):
-        try:
-            tree = ast.parse(cell.source)
-        except SyntaxError:
+    for node in cell_nodes(text):
+        if not isinstance(node, ast.JoinedStr):
             continue
-        for node in ast.walk(tree):
-            if not isinstance(node, ast.JoinedStr):
-                continue
-            inside = False
-            for part in node.values:
-                if isinstance(part, ast.Constant):
-                    inside ^= part.value.count("$") % 2 == 1
-                elif inside and any(isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == "number"
-                                    for c in ast.walk(part.value)):
-                    found.append(ast.unparse(part.value))
+        inside = False
+        for part in node.values:
+            if isinstance(part, ast.Constant):
+                inside ^= part.value.count("$") % 2 == 1
+            elif inside and any(isinstance(c, ast.Call) and isinstance(c.func, ast.Attribute) and c.func.attr == "number"
+                                for c in ast.walk(part.value)):
+                found.append(ast.unparse(part.value))
     return found
 
 
 @pytest.mark.parametrize("path", files(), ids=lambda p: str(p.relative_to(SLIDES)))
 def test_no_number_formatted_inside_math(path):
     found = numbers_inside_math(path.read_text())
-    assert found == [], f"{path.name}: {found} inside $...$: write the number after the math ($\\\\eta$ = {{S.number(x)}})"
+    assert found == [], f"{path.name}: {found} inside $...$: write the number after the math ($\\eta$ = {{S.number(x)}})"
 
 
 def test_the_math_check_finds_a_number_inside_math_and_passes_one_outside():
