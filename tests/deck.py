@@ -248,10 +248,19 @@ def numbered_by_accident(markdown: str) -> list[str]:
 E_NOTATION = re.compile(r"(?<![\w.])\d+(?:\.\d+)?e[-+]?\d+(?![\w.])", re.I)
 
 
+def notes_of(markdown: str) -> list[str]:
+    """The speaker notes in ``markdown`` (as ``present.notes`` writes them), one Markdown text each."""
+    return re.findall(r"^::: \{\.notes\}\n(.*?)^:::$", markdown, re.M | re.S)
+
+
+def alt_texts(markdown: str) -> list[str]:
+    """The text alternatives in ``markdown``'s raw HTML (``alt`` and ``aria-label``)."""
+    return re.findall(r'(?:alt|aria-label)="([^"]*)"', markdown)
+
+
 def printed_numbers(markdown: str) -> list[str]:
     """The numbers in e-notation in the speaker notes and the text alternatives of ``markdown``, outside code spans."""
-    prose = re.findall(r"^::: \{\.notes\}\n(.*?)^:::$", markdown, re.M | re.S)
-    prose += re.findall(r'(?:alt|aria-label)="([^"]*)"', markdown)
+    prose = notes_of(markdown) + alt_texts(markdown)
     return [m.group(0) for text in prose for m in E_NOTATION.finditer(re.sub(r"`[^`]*`", "", text))]
 
 
@@ -294,15 +303,13 @@ CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
 
 def spelled_math(markdown: str) -> list[str]:
     """The symbols and formulas the speaker notes of ``markdown`` spell out in ASCII, outside math and code spans."""
-    notes = re.findall(r"^::: \{\.notes\}\n(.*?)^:::$", markdown, re.M | re.S)
-    return [m.group(0) for note in notes for m in SPELLED_MATH.finditer(without_code_and_math(note))]
+    return [m.group(0) for note in notes_of(markdown) for m in SPELLED_MATH.finditer(without_code_and_math(note))]
 
 
 def symbols_in_alt_text(markdown: str) -> list[str]:
     """Indices and powers written as code in the text alternatives of ``markdown`` ("mu_t", "beta_1", "x^2"): a
     screen reader says "underscore"; a text alternative names a symbol as it is spoken ("beta 1", "x squared")."""
-    alts = re.findall(r'(?:alt|aria-label)="([^"]*)"', markdown)
-    return [m.group(0) for alt in alts for m in re.finditer(r"\w+_\w+|\w*\^\S*", alt)]
+    return [m.group(0) for alt in alt_texts(markdown) for m in re.finditer(r"\w+_\w+|\w*\^\S*", alt)]
 
 
 def prose_problems(markdown: str) -> list[str]:

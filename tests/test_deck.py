@@ -191,7 +191,7 @@ def test_every_figure_output_has_alt_text(executed):
             for m in re.finditer(r'<figure class="fig"[^>]*>\s*<img src="media/([\w-]+)\.png"[^>]*alt="([^"]*)"', D.output_text(c)):
                 n += 1
                 assert len(m.group(2)) >= 20, f"figure {m.group(1)} has no real text alternative"
-            for alt in re.findall(r'(?:alt|aria-label)="([^"]*)"', D.output_text(c)):
+            for alt in D.alt_texts(D.output_text(c)):
                 assert not re.search(r"\\[a-zA-Z,;]|\$|\^|_\{", alt), f"cell {c.label}: raw TeX in a text alternative: {alt[:120]}"
     assert n >= 20  # the static figures: each through present.figure, with its alt text
 
