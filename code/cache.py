@@ -27,6 +27,7 @@ import pickle
 import platform
 import re
 import shutil
+import stat
 import struct
 import sys
 import tempfile
@@ -498,10 +499,22 @@ class CellCache:
         return _entry("cells", key).with_suffix(".json")
 
     def _media_state(self) -> dict:
+        """``{path: (mtime, size)}`` of the media files. A background job may be writing some meanwhile: a
+        partial file (a dot file, renamed when complete) is not media, and a file that is renamed or removed
+        between the listing and its ``stat`` is passed over."""
         if not self.media.is_dir():
             return {}
-        return {p: (s.st_mtime_ns, s.st_size) for p in self.media.rglob("*") if p.is_file()
-                for s in [p.stat()]}
+        state = {}
+        for p in self.media.rglob("*"):
+            if p.name.startswith("."):
+                continue
+            try:
+                s = p.stat()
+            except FileNotFoundError:
+                continue
+            if stat.S_ISREG(s.st_mode):
+                state[p] = (s.st_mtime_ns, s.st_size)
+        return state
 
     def _store(self, key: str, events: list, touched: set):
         """Keep the cell's events and the media files it wrote (``touched``) or shows (content-addressed,

@@ -434,3 +434,19 @@ def test_background_jobs_end_when_the_kernel_that_forked_them_dies(tmp_path):
     finally:
         if running():
             os.kill(job, signal.SIGKILL)
+
+
+def test_the_media_state_passes_over_files_a_background_job_is_writing_or_renaming(tmp_path, monkeypatch):
+    """A cell's end lists the media while a background job may still write one: its partial file (a dot file)
+    is not media, and a file renamed away between the listing and its ``stat`` is passed over, not an error
+    (a render once failed on ``slides/media/.sgd.png.16711.part``)."""
+    media = tmp_path / "media"
+    media.mkdir()
+    (media / "gd.png").write_bytes(b"png")
+    (media / ".sgd.png.16711.part").write_bytes(b"half")
+    cells = C.CellCache.__new__(C.CellCache)  # only its media folder matters here
+    cells.media = media
+    assert list(cells._media_state()) == [media / "gd.png"]
+    listed = [media / "gd.png", media / "sgd.png"]  # sgd.png: listed, then renamed away before its stat
+    monkeypatch.setattr(Path, "rglob", lambda self, pattern: iter(listed))
+    assert list(cells._media_state()) == [media / "gd.png"]
