@@ -36,6 +36,7 @@ __all__ = [
     "LeastSquares", "least_squares",
     "Optimizer", "gd", "momentum", "nesterov", "adagrad", "rmsprop", "adadelta", "adam",
     "adamax", "nadam", "nadam_momentum", "amsgrad", "adamw", "OPTIMIZERS", "DEMO", "get_optimizer", "demo",
+    "state_per_weight",
     "constant", "step_decay", "exponential", "cosine", "warmup", "cyclical", "scheduled", "clipped",
     "Trajectory", "run", "replay",
 ]
@@ -885,6 +886,13 @@ def get_optimizer(name: str, **hyperparams) -> Optimizer:
 def demo(name: str, **overrides) -> Optimizer:
     """The optimizer ``name`` with the lecture's demo hyperparameters (``DEMO``), optionally overridden."""
     return get_optimizer(name, **{**DEMO.get(name, {}), **overrides})
+
+
+def state_per_weight(optimizer: Optimizer) -> int:
+    """How many numbers ``optimizer`` keeps per weight: the arrays its ``init`` makes for a vector of weights,
+    counted by size (the step count is a scalar, not kept per weight)."""
+    x = np.zeros(8)
+    return sum(np.size(a) for a in optimizer.init(x) if np.ndim(a) > 0) // x.size
 
 
 # ---------------------------------------------------------------------------------------------

@@ -442,3 +442,10 @@ def test_defaults_are_pytorchs_except_where_listed():
                 f"{name}: {k} is {v} here and {theirs.get(k)} in PyTorch, PYTORCH_DEFAULTS says {differs.get(k)}"
         for k, v in differs.items():
             assert ours[k] != v, f"{name}: {k} is PyTorch's {v} here too; PYTORCH_DEFAULTS should not list it"
+
+
+def test_state_per_weight_counts_the_arrays_each_rule_keeps():
+    kept = {n: O.state_per_weight(O.get_optimizer(n)) for n in O.OPTIMIZERS}
+    assert kept == {"gd": 0, "momentum": 1, "nesterov": 1, "adagrad": 1, "rmsprop": 1, "adadelta": 2, "adam": 2,
+                    "adamax": 2, "nadam": 2, "amsgrad": 3, "adamw": 2}
+    assert O.state_per_weight(O.adam(amsgrad=True)) == 3  # the flag adds the running maximum of v
