@@ -242,10 +242,7 @@ def restore(key: str, outputs, kind: str = "media") -> bool:
         data = src.read_bytes()
         if out.is_file() and out.stat().st_size == len(data) and out.read_bytes() == data:
             continue
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
-        tmp.write_bytes(data)
-        os.replace(tmp, out)
+        _write_atomic(out, data)
     return True
 
 
@@ -307,7 +304,7 @@ def memo(fn, *args, **kwargs):
     MISSES.append(label)
     result = fn(*args, **kwargs)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".result.{os.getpid()}.part")
+    tmp = partial_path(path)
     with open(tmp, "wb") as f:
         pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(tmp, path)
@@ -329,9 +326,21 @@ def _blob(sha: str) -> Path:
     return cache_dir() / "blobs" / sha[:2] / sha
 
 
+def partial_path(path) -> Path:
+    """Where a file is written before it is renamed to ``path``: ``.<name>.<pid>.part`` beside it, so that a
+    reader never takes a half-written file for a whole one (``is_partial``) and two processes never share one."""
+    path = Path(path)
+    return path.with_name(f".{path.name}.{os.getpid()}.part")
+
+
+def is_partial(path) -> bool:
+    """Whether ``path`` may be a file still being written (``partial_path``: a dot file), not a result."""
+    return Path(path).name.startswith(".")
+
+
 def _write_atomic(path: Path, data: bytes):
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    tmp = partial_path(path)
     tmp.write_bytes(data)
     os.replace(tmp, path)
 
@@ -500,13 +509,13 @@ class CellCache:
 
     def _media_state(self) -> dict:
         """``{path: (mtime, size)}`` of the media files. A background job may be writing some meanwhile: a
-        partial file (a dot file, renamed when complete) is not media, and a file that is renamed or removed
-        between the listing and its ``stat`` is passed over."""
+        partial file (``is_partial``, renamed when complete) is not media, and a file that is renamed or
+        removed between the listing and its ``stat`` is passed over."""
         if not self.media.is_dir():
             return {}
         state = {}
         for p in self.media.rglob("*"):
-            if p.name.startswith("."):
+            if is_partial(p):
                 continue
             try:
                 s = p.stat()
@@ -523,7 +532,7 @@ class CellCache:
         touched |= {p for name in MEDIA_LINK.findall(shown) for p in [self.media / name] if p.is_file()}
         media = {}
         for p in sorted(touched):
-            if p.name.startswith("."):  # a partial file another writer left
+            if is_partial(p):  # a partial file another writer left
                 continue
             data = p.read_bytes()
             sha = hashlib.sha256(data).hexdigest()

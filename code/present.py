@@ -525,7 +525,7 @@ def save_png(fig, path, dpi=None, drawn: bool = False):
         raise ValueError(f"{Path(path).name}: in 256 colours a pixel would change by {moved[y, x]} of 255 in a "
                          f"channel, at most {MAX_PALETTE_ERROR}: {rgb.getpixel((int(x), int(y)))} at x={x}, y={y} "
                          f"becomes {flat.convert('RGB').getpixel((int(x), int(y)))}")
-    tmp = Path(path).with_name(f".{Path(path).name}.{os.getpid()}.part")
+    tmp = C.partial_path(path)
     # zlib's default level: level 9 (optimize=True) takes six times as long for files 6 % smaller
     flat.save(tmp, format="PNG", compress_level=6)
     os.replace(tmp, path)
