@@ -318,8 +318,9 @@ def prose_problems(markdown: str) -> list[str]:
     hyphen for a minus sign, a symbol or formula spelled out in a note, an index or a power in a text
     alternative, a control character."""
     found = []
-    if CONTROL.search(markdown):
-        found.append(f"holds the control character {CONTROL.search(markdown).group(0)!r}: a TeX command in a string "
+    control = CONTROL.search(markdown)
+    if control:
+        found.append(f"holds the control character {control.group(0)!r}: a TeX command in a string "
                      "that is not raw? write it rf\"...\" or double the backslash")
     if "np.float64(" in markdown or "array(" in markdown:
         found.append("prints a Python repr")

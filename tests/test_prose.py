@@ -36,9 +36,9 @@ YEAR = re.compile(r"^(1[6-9]\d\d|20[0-2]\d)[a-z]?$")
 # A power of ten written 1e-6 is a tolerance or a default (a definition), read as one token.
 POWER_OF_TEN = re.compile(r"^1e[-+]?\d+$")
 NUMERAL = re.compile(r"(?<![\w.\\^_{])(\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?)(?![\w])")
+CODE_BLOCKS = re.compile(r"(?s)```.*?```")  # code blocks and cells
 # Not prose about runs: math indices (x_1, beta_2, m_{t-1}), exponents (10^{-6}), slide ids, file names.
-STRIP = [re.compile(p) for p in [
-    r"(?s)```.*?```",                  # code blocks and cells
+STRIP = [CODE_BLOCKS] + [re.compile(p) for p in [
     r"(?s)<!--.*?-->",                 # HTML comments
     r"\*\(\d+(?:\.\d+)? minutes?\)\*",    # a section's planned minutes: a plan, not a result
     r"\{\{<.*?>\}\}",                  # shortcodes
@@ -163,7 +163,7 @@ def test_the_e_notation_check_catches_a_typed_one_and_passes_code_and_math():
 def spelled_math_in_typed_notes(text: str) -> list[str]:
     """The symbols and formulas spelled out in ASCII in the notes a qmd file types outside its cells (the notes
     that cells print are checked on their output: ``deck.prose_problems``)."""
-    return D.spelled_math(re.sub(r"(?s)```.*?```", "", text))
+    return D.spelled_math(CODE_BLOCKS.sub("", text))
 
 
 @pytest.mark.parametrize("path", files(), ids=lambda p: str(p.relative_to(SLIDES)))
