@@ -102,6 +102,14 @@ class Surface:
         r"""Gradient descent's stability limit :math:`2 / \lambda_{\max}`: it converges iff lr is below."""
         return float(2.0 / self.eigenvalues[-1])
 
+    def momentum_lr_max(self, mu, nesterov: bool = False):
+        r"""Momentum's stability limit on this quadratic for momentum ``mu`` (a number or an array): heavy ball
+        converges iff lr is below :math:`(2 + 2\mu) / \lambda_{\max}`, Nesterov (PyTorch's form) iff below
+        :math:`2 (1 + \mu) / ((1 + 2\mu)\, \lambda_{\max})`."""
+        mu, lam = np.asarray(mu, dtype=float), self.eigenvalues[-1]
+        limit = 2 * (1 + mu) / ((1 + 2 * mu) * lam) if nesterov else (2 + 2 * mu) / lam
+        return float(limit) if limit.ndim == 0 else limit
+
 
 def quadratic(hessian, center=(0.0, 0.0), *, name="quadratic", formula=None,
               bounds=((-5.0, 5.0), (-5.0, 5.0)), start=(-4.0, 3.0)) -> Surface:

@@ -449,3 +449,15 @@ def test_state_per_weight_counts_the_arrays_each_rule_keeps():
     assert kept == {"gd": 0, "momentum": 1, "nesterov": 1, "adagrad": 1, "rmsprop": 1, "adadelta": 2, "adam": 2,
                     "adamax": 2, "nadam": 2, "amsgrad": 3, "adamw": 2}
     assert O.state_per_weight(O.adam(amsgrad=True)) == 3  # the flag adds the running maximum of v
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_momentum_lr_max_is_where_momentum_starts_to_diverge(nesterov):
+    V = O.SURFACES["valley"]
+    rule = O.nesterov if nesterov else O.momentum
+    for mu in (0.0, 0.5, 0.9):
+        limit = V.momentum_lr_max(mu, nesterov=nesterov)
+        assert not O.run(rule(0.99 * limit, momentum=mu), V, steps=5000).diverged
+        assert O.run(rule(1.01 * limit, momentum=mu), V, steps=5000).diverged
+    assert V.momentum_lr_max(0.0, nesterov=nesterov) == pytest.approx(V.lr_max)  # no momentum: GD's limit
+    assert V.momentum_lr_max(np.array([0.0, 0.9])).shape == (2,)
