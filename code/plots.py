@@ -464,8 +464,9 @@ class Animation:
         moving = self.update(0)
         for a in moving:
             a.set_animated(True)
-        self.fig.draw_without_rendering()  # the layout and every text's size: nothing is rasterised
-        self.fig.set_layout_engine("none")  # so the background's draw keeps the positions the layout gave
+        if not _laid_out(self.fig):
+            self.fig.draw_without_rendering()  # the layout and every text's size: nothing is rasterised
+            self.fig.set_layout_engine("none")  # so the background's draw keeps the positions the layout gave
         self._order = _draw_order(self.fig)
         self._over = self._over_moving(moving)
         for a in self._over:  # out of the background (animated artists are not drawn), yet visible and placed
@@ -538,6 +539,14 @@ class Animation:
     def funcanimation(self, interval: int = 60) -> FuncAnimation:
         return FuncAnimation(self.fig, lambda k: self.update(int(self.frame_steps[k])),
                              frames=len(self.frame_steps), interval=interval, blit=False)
+
+
+def _laid_out(fig) -> bool:
+    """Whether ``fig``'s layout is fixed: laid out once and its engine then set to none (``set_layout_engine``
+    keeps a placeholder for an engine it replaced), so a draw leaves every position as it is."""
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
+
+    return isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine)
 
 
 def _draw_order(fig) -> dict:
@@ -651,6 +660,10 @@ def _draw_animation(spec: dict, n_steps: int, every: int):
         fig.draw_without_rendering()  # the layout, so that end labels are spread in pixels
         for ax, texts in to_spread:
             spread_labels(ax, texts)
+        # Spread, the labels still lie beside their axes and within its height, so the layout needs no room
+        # for them that it did not give: it is kept (draw_background draws in it, not laying out again; a
+        # second layout moved the deck's axes by under 2 px, constrained layout converging further).
+        fig.set_layout_engine("none")
 
     def update(step):
         artists = [a for u in updaters for a in u(step)]
