@@ -7,7 +7,8 @@ is unchanged, so the deck re-renders in seconds and never shows a stale picture.
 * ``restore(key, outputs)`` / ``store(key, outputs)``: files kept under their key (an animation's video
   and still), copied back to where the deck wants them;
 * ``memo(fn, *args, **kwargs)``: a computation (a network sweep) reused when the source of the modules
-  of ``code/`` it runs, its arguments (data included) and the library versions are unchanged.
+  of ``code/`` it runs, its arguments (data included) and the library versions are unchanged
+  (``memoized(fn)``: the same, as a function to hand on);
 
 The cache lives in ``.cache/`` at the project root (``$OPTIMIZERS_CACHE_DIR`` overrides it), ignored by
 git; deleting it at any time only costs a slower render, never a different one: every artefact is built
@@ -309,6 +310,13 @@ def memo(fn, *args, **kwargs):
         pickle.dump(result, f, protocol=pickle.HIGHEST_PROTOCOL)
     os.replace(tmp, path)
     return result
+
+
+def memoized(fn):
+    """``fn`` as a function whose calls ``memo`` computes once: ``memoized(f)(*args)`` is ``memo(f, *args)``.
+    For code that takes a function to call (``network.sweep``'s ``trainer``); picklable, so that worker
+    processes can run it."""
+    return functools.partial(memo, fn)
 
 
 # ---------------------------------------------------------------------------------------------

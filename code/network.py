@@ -520,7 +520,7 @@ class Sweep(NamedTuple):
 
 
 def sweep(methods=tuple(O.OPTIMIZERS), lrs=None, seeds=(0, 1, 2), data: Dataset | None = None, *,
-          hyperparams: dict | None = None, **train_args) -> Sweep:
+          hyperparams: dict | None = None, trainer: Callable[..., Training] | None = None, **train_args) -> Sweep:
     """Train every method at every learning rate from every seed; pick each method's best rate on validation.
 
     ``lrs`` is one 1-D grid for all methods, or a dict giving each method its own grid (the same length
@@ -529,6 +529,9 @@ def sweep(methods=tuple(O.OPTIMIZERS), lrs=None, seeds=(0, 1, 2), data: Dataset 
     ``hidden``, ``blowup``). Each method is one vectorised ``train`` call of ``L * S`` runs; runs with the
     same seed share their initialisation and mini-batches, whatever the rate. The methods are trained at
     the same time, one per core (``_map``): each ``train`` is deterministic, so the result is the same.
+    ``trainer`` trains one method's runs in ``train``'s place, called as it is: the deck passes
+    ``functools.partial(cache.memo, train)``, so that a method's runs trained once, by any sweep with the
+    same grid, seeds and settings, are read back from the build cache instead of trained again.
     """
     methods = (methods,) if isinstance(methods, str) else tuple(methods)
     for m in methods:
@@ -558,7 +561,7 @@ def sweep(methods=tuple(O.OPTIMIZERS), lrs=None, seeds=(0, 1, 2), data: Dataset 
         if "lr" in extra:
             raise ValueError(f"hyperparams[{m!r}] must not set lr: the sweep sets it")
         jobs.append(((m, data), dict(lr=np.repeat(row, n_s), seed=np.tile(seeds, n_l), **extra, **train_args)))
-    runs = _map(train, jobs)
+    runs = _map(train if trainer is None else trainer, jobs)
     fields = {name: np.stack([getattr(r, name).reshape((n_l, n_s) + getattr(r, name).shape[1:]) for r in runs])
               for name in Training._fields[:7]}
     final_acc = fields["val_acc"][..., -1].mean(axis=2)  # (M, L)

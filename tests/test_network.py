@@ -284,6 +284,30 @@ def test_sweep_trains_its_methods_in_worker_processes_with_the_results_of_a_seri
             np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=field)
 
 
+def test_a_memoized_trainer_trains_each_method_once_across_sweeps(tmp_path, monkeypatch):
+    import cache as C
+
+    monkeypatch.setenv("OPTIMIZERS_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(N.os, "cpu_count", lambda: 1)  # in this process, where the cache's counts are kept
+    lrs = {"gd": [0.03, 0.3], "adam": [1e-3, 1e-2], "rmsprop": [1e-3, 1e-2]}
+    args = dict(seeds=[0, 1], data=DATA, epochs=2)
+    C.HITS.clear(), C.MISSES.clear()
+    pair = N.sweep(["adam", "gd"], {m: lrs[m] for m in ("adam", "gd")}, trainer=C.memoized(N.train), **args)
+    assert len(C.MISSES) == 2 and not C.HITS
+    # a wider sweep with the same settings trains only the method the first did not
+    wide = N.sweep(list(lrs), lrs, trainer=C.memoized(N.train), **args)
+    assert len(C.MISSES) == 3 and len(C.HITS) == 2
+    plain = N.sweep(list(lrs), lrs, **args)
+    for field in N.Sweep._fields:
+        a, b = getattr(wide, field), getattr(plain, field)
+        for x, y in zip(a, b) if field == "best_params" else [(a, b)]:
+            np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=field)
+    np.testing.assert_array_equal(pair.val_acc[0], plain.val_acc[1])  # adam, in either sweep
+    # other settings (one more epoch) are another computation
+    N.sweep(["adam"], {"adam": lrs["adam"]}, trainer=C.memoized(N.train), **{**args, "epochs": 3})
+    assert len(C.MISSES) == 4
+
+
 def test_sweep_with_every_rate_diverging():
     s = N.sweep("gd", [1e3, 1e4], seeds=[0], data=DATA, epochs=1)
     assert s.best.tolist() == [-1] and np.isnan(s.best_lr[0]) and s.diverged.all()
