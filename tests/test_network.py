@@ -278,8 +278,12 @@ def test_sweep_trains_its_methods_in_worker_processes_with_the_results_of_a_seri
     monkeypatch.setattr(N.os, "cpu_count", lambda: 1)  # one after another, here
     assert set(N._map(N.os.getpid, [((), {})] * 2)) == {N.os.getpid()}
     serial = N.sweep(list(lrs), lrs, seeds=[0, 1], data=DATA, epochs=2)
+    _assert_same_sweeps(parallel, serial)
+
+
+def _assert_same_sweeps(one, other):
     for field in N.Sweep._fields:
-        a, b = getattr(parallel, field), getattr(serial, field)
+        a, b = getattr(one, field), getattr(other, field)
         for x, y in zip(a, b) if field == "best_params" else [(a, b)]:
             np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=field)
 
@@ -298,10 +302,7 @@ def test_a_memoized_trainer_trains_each_method_once_across_sweeps(tmp_path, monk
     wide = N.sweep(list(lrs), lrs, trainer=C.memoized(N.train), **args)
     assert len(C.MISSES) == 3 and len(C.HITS) == 2
     plain = N.sweep(list(lrs), lrs, **args)
-    for field in N.Sweep._fields:
-        a, b = getattr(wide, field), getattr(plain, field)
-        for x, y in zip(a, b) if field == "best_params" else [(a, b)]:
-            np.testing.assert_array_equal(np.asarray(x), np.asarray(y), err_msg=field)
+    _assert_same_sweeps(wide, plain)
     np.testing.assert_array_equal(pair.val_acc[0], plain.val_acc[1])  # adam, in either sweep
     # other settings (one more epoch) are another computation
     N.sweep(["adam"], {"adam": lrs["adam"]}, trainer=C.memoized(N.train), **{**args, "epochs": 3})
