@@ -16,6 +16,7 @@ render:     on a temporary copy of the project, Quarto's floor (a 3-slide deck w
             also prints the least wall time its CPU allows on this machine's cores. Not in `all`.
 """
 import pathlib
+import re
 import sys
 import time
 
@@ -197,6 +198,37 @@ def cell_times(deck_path, run_dir):
             if c.seconds is not None]
 
 
+# Lines of Quarto's progress output that mark where a render is: the first and the last cell done (Quarto
+# writes a cell's line when it ends), then pandoc's start. Between the last cell and pandoc, the cleanup
+# cell waits for the drawing jobs still running; after pandoc come the HTML's finishing and the PDF export.
+PHASES = {"first cell": re.compile(r"Cell 1/\d+"), "last cell": re.compile(r"Cell (\d+)/\1\b"),
+          "pandoc": re.compile(r"^\W*pandoc\W*$")}
+
+
+def phases(lines) -> dict:
+    """``{mark: seconds}``: when each ``PHASES`` mark first appeared among ``(seconds, line)`` pairs."""
+    seen = {}
+    for seconds, line in lines:
+        line = re.sub(r"\x1b\[[0-9;]*m", "", line)  # Quarto's bold and colours
+        for name, pattern in PHASES.items():
+            if name not in seen and pattern.search(line):
+                seen[name] = seconds
+    return seen
+
+
+def phase_report(marks: dict, total: float) -> str:
+    """The time between the marks a render passed, e.g. ``start 6.1 s, cells 50.5 s, ...``."""
+    if not marks:
+        return f"Quarto printed none of its progress marks ({total:.1f} s in all)"
+    names = {"first cell": "start to the first cell", "last cell": "cells", "pandoc": "drawing jobs after the last cell"}
+    out, last = [], 0.0
+    for name in PHASES:
+        if name in marks:
+            out.append(f"{names[name]} {marks[name] - last:.1f} s")
+            last = marks[name]
+    return ", ".join(out + [f"pandoc, HTML and PDFs {total - last:.1f} s"])
+
+
 def _children_cpu() -> float:
     """User + system CPU seconds of every finished child process (and theirs) so far."""
     import resource
@@ -232,10 +264,15 @@ def render():
     if quarto:
         def timed(cwd, *args):
             t0, c0 = time.perf_counter(), _children_cpu()
-            result = subprocess.run([quarto, "render", *args], cwd=cwd, env=env, capture_output=True, text=True)
+            lines = []
+            with subprocess.Popen([quarto, "render", *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True) as proc:
+                for line in proc.stdout:  # Quarto's progress, timed as it comes
+                    lines.append((time.perf_counter() - t0, line))
             seconds, cpu[0] = time.perf_counter() - t0, _children_cpu() - c0
-            if result.returncode != 0:
-                raise SystemExit(f"quarto render failed in {cwd}:\n{result.stderr[-3000:]}")
+            if proc.returncode != 0:
+                raise SystemExit(f"quarto render failed in {cwd}:\n{''.join(l for _, l in lines)[-3000:]}")
+            marks[0] = phases(lines)
             return seconds
         how = f"quarto render ({subprocess.run([quarto, '--version'], capture_output=True, text=True).stdout.strip()})"
         floor = lambda: timed(floor_dir, "floor.qmd")
@@ -252,7 +289,7 @@ def render():
         how = "Quarto is not installed: cells timed through the Jupyter kernel (tests/deck.py), no pandoc, no PDF"
         floor = lambda: kernel(floor_dir / "floor.qmd")
         full = lambda: kernel(project / D.decks()[0].relative_to(ROOT))
-    cpu = [0.0]
+    cpu, marks = [0.0], [{}]
     targets = {"cold": 8, "warm": 1.6, "note edit": 3}
     times, cpus = {}, {}
 
@@ -265,6 +302,8 @@ def render():
             cores = os.cpu_count() or 1
             print(f"  {'':10s}  that CPU on {cores} cores, all busy throughout, takes at least {cpu[0] / cores:.1f} s = "
                   f"{cpu[0] / cores / times['floor']:.2f} x floor", flush=True)
+            if quarto:
+                print(f"  {'':10s}  {phase_report(marks[0], seconds)}", flush=True)
 
     try:
         print(f"render: {how}; a copy of the project in {project}; {os.cpu_count()} cores, load average "
