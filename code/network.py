@@ -530,7 +530,7 @@ def sweep(methods=tuple(O.OPTIMIZERS), lrs=None, seeds=(0, 1, 2), data: Dataset 
     same seed share their initialisation and mini-batches, whatever the rate. The methods are trained at
     the same time, one per core (``_map``): each ``train`` is deterministic, so the result is the same.
     ``trainer`` trains one method's runs in ``train``'s place, called as it is: the deck passes
-    ``functools.partial(cache.memo, train)``, so that a method's runs trained once, by any sweep with the
+    ``cache.memoized(train)``, so that a method's runs trained once, by any sweep with the
     same grid, seeds and settings, are read back from the build cache instead of trained again.
     """
     methods = (methods,) if isinstance(methods, str) else tuple(methods)
