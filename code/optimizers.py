@@ -1094,17 +1094,20 @@ def _loss_and_divergence(points: np.ndarray, value: Callable, centre, limit, ele
     return losses, diverged_at
 
 
-def replay(optimizer: Optimizer, grads, start=(0.0, 0.0)) -> np.ndarray:
+def replay(optimizer: Optimizer, grads, start=(0.0, 0.0), record_state: bool = False):
     """Feed ``optimizer`` a given sequence of gradients, shape ``(steps, ...)``, from ``start``; return the
     points visited, start included. For showing how a rule reacts to gradients chosen by hand (a spike,
-    a sign flip), with no surface behind them."""
+    a sign flip), with no surface behind them. With ``record_state``, return ``(points, states)``: the
+    state before the first step and after each, its fields stacked over time, as ``run`` records them."""
     x = np.array(start, dtype=float)
     state, points = optimizer.init(x), [x]
+    history = [state]
     for g in np.asarray(grads, dtype=float):
         delta, state = optimizer.update(g, state, x)
         x = x + delta
         points.append(x)
-    return np.array(points)
+        history.append(state)
+    return (np.array(points), _stack_states(history)) if record_state else np.array(points)
 
 
 def _is_state(value) -> bool:

@@ -26,6 +26,19 @@ def test_replay_applies_each_gradient_in_turn():
     np.testing.assert_allclose(with_momentum, X - 0.5 * np.array([[0, 0], b1, b1 + b2, b1 + b2 + b3]))
 
 
+def test_replay_records_the_states_as_run_does():
+    # fed the gradients run computed along its own path, replay visits the same points and keeps the same states
+    Q = O.SURFACES["quadratic"]
+    for opt in (O.adam(0.1), O.amsgrad(0.1), O.momentum(0.05)):
+        tr = O.run(opt, Q, steps=6, record_state=True)
+        grads = Q.grad(tr.path[:-1].T).T
+        points, states = O.replay(opt, grads, tr.path[0], record_state=True)
+        np.testing.assert_array_equal(points, tr.path)
+        np.testing.assert_array_equal(points, O.replay(opt, grads, tr.path[0]))
+        for name in type(states)._fields:
+            np.testing.assert_array_equal(getattr(states, name), getattr(tr.states, name), err_msg=name)
+
+
 # --- single steps checkable by hand ------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["adam", "amsgrad", "adamax", "adagrad", "adam_l2_zero", "adamw_zero"])
